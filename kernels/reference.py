@@ -1,0 +1,153 @@
+"""The LSTM in plain NumPy: forward over a whole sequence, and its backward pass.
+
+This is the oracle every other kernel set is tested against, and the file to
+read to learn backpropagation through time (BPTT). The cell, per step t:
+
+    z_t = x_t @ kernel + h_prev @ recurrent_kernel + bias    # (B, 4H)
+    i, f, g, o = split(z_t)                                   # gate order i, f, c, o
+    i, f, o = recurrent_activation(i, f, o)                   # sigmoid by default
+    g = activation(g)                                         # tanh by default
+    c_t = f * c_prev + i * g
+    h_t = o * activation(c_t)
+
+Shapes: B = batch, T = timesteps, I = input features, H = units.
+Weights use the Keras layout: kernel (I, 4H), recurrent_kernel (H, 4H),
+bias (4H,), each split into four H-wide blocks in the order i, f, c, o.
+"""
+
+import numpy as np
+
+from ..activations import get as get_activation
+from .cache import LSTMCache, check_backward_inputs, check_forward_inputs
+
+NAME = "numpy"
+
+
+def is_available():
+    return True
+
+
+def unavailable_reason():
+    return ""
+
+
+def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
+                 activation="tanh", recurrent_activation="sigmoid", go_backwards=False):
+    """Runs the LSTM over all T steps.
+
+    Args:
+        x: [B, T, I] input sequences.
+        h0, c0: [B, H] initial hidden and cell states.
+        kernel: [I, 4H]; recurrent_kernel: [H, 4H]; bias: [4H].
+        activation, recurrent_activation: activation names ('tanh', 'sigmoid',
+            'hard_sigmoid', 'relu', 'linear').
+        go_backwards: process the sequence last step first.
+
+    Returns:
+        hs: [B, T, H] hidden state after each step (processing order).
+        cs: [B, T, H] cell state after each step (processing order).
+        cache: an LSTMCache; pass it unchanged to `lstm_backward`.
+    """
+    B, T, I, H = check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias,
+                                      activation, recurrent_activation)
+    act = get_activation(activation)
+    rec_act = get_activation(recurrent_activation)
+    if go_backwards:
+        x = x[:, ::-1]
+
+    # The input part of z does not depend on h, so all steps take one matmul.
+    zx = x @ kernel + bias  # (B, T, 4H)
+
+    hs = np.empty((B, T, H), dtype=x.dtype)
+    cs = np.empty((B, T, H), dtype=x.dtype)
+    zs = np.empty((B, T, 4 * H), dtype=x.dtype)
+    gates = np.empty((B, T, 4 * H), dtype=x.dtype)
+    h_prev, c_prev = h0, c0
+    for t in range(T):
+        z = zx[:, t] + h_prev @ recurrent_kernel  # (B, 4H)
+        i = rec_act(z[:, 0 * H:1 * H])  # (B, H) input gate
+        f = rec_act(z[:, 1 * H:2 * H])  # (B, H) forget gate
+        g = act(z[:, 2 * H:3 * H])  # (B, H) candidate cell
+        o = rec_act(z[:, 3 * H:4 * H])  # (B, H) output gate
+        c = f * c_prev + i * g  # (B, H)
+        h = o * act(c)  # (B, H)
+
+        zs[:, t] = z
+        gates[:, t] = np.concatenate([i, f, g, o], axis=1)
+        hs[:, t] = h
+        cs[:, t] = c
+        h_prev, c_prev = h, c
+
+    cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
+                      hs=hs, cs=cs, gates=gates, z=zs, activation=activation,
+                      recurrent_activation=recurrent_activation, go_backwards=go_backwards)
+    return hs, cs, cache
+
+
+def lstm_backward(dhs, dh_last, dc_last, cache):
+    """Backpropagation through time over the whole sequence.
+
+    Args:
+        dhs: [B, T, H] gradient of the loss with respect to every hs[:, t]
+            (processing order), or None for zeros.
+        dh_last: [B, H] extra gradient with respect to the final h (as
+            returned by return_state), or None for zeros.
+        dc_last: [B, H] gradient with respect to the final c, or None.
+        cache: the LSTMCache from `lstm_forward`, unchanged.
+
+    Returns:
+        dx [B, T, I] (in the caller's time order), dh0 [B, H], dc0 [B, H],
+        dkernel [I, 4H], drecurrent_kernel [H, 4H], dbias [4H]. All new
+        arrays: calling twice with one cache gives the same result.
+    """
+    B, T, H = check_backward_inputs(dhs, dh_last, dc_last, cache)
+    act = get_activation(cache.activation)
+    rec_act = get_activation(cache.recurrent_activation)
+    x, hs, cs, gates, zs = cache.x, cache.hs, cache.cs, cache.gates, cache.z
+    zeros = np.zeros((B, H), dtype=hs.dtype)
+
+    dzs = np.empty((B, T, 4 * H), dtype=hs.dtype)
+    dh_next = zeros if dh_last is None else dh_last  # dL/dh_t arriving from step t+1
+    dc_next = zeros if dc_last is None else dc_last  # dL/dc_t arriving from step t+1
+    for t in reversed(range(T)):
+        c = cs[:, t]
+        c_prev = cs[:, t - 1] if t > 0 else cache.c0
+        i, f, g, o = (gates[:, t, k * H:(k + 1) * H] for k in range(4))
+        zi, zf, zg, zo = (zs[:, t, k * H:(k + 1) * H] for k in range(4))
+
+        # h_t feeds both the output at step t and the next step.
+        dh = dh_next if dhs is None else dhs[:, t] + dh_next
+
+        # h = o * act(c)
+        act_c = act(c)
+        do = dh * act_c
+        dc = dc_next + dh * o * act.grad(c, act_c)
+
+        # c = f * c_prev + i * g
+        df = dc * c_prev
+        di = dc * g
+        dg = dc * i
+        dc_prev = dc * f
+
+        # i, f, o = rec_act(zi, zf, zo); g = act(zg)
+        dzs[:, t] = np.concatenate([
+            di * rec_act.grad(zi, i),
+            df * rec_act.grad(zf, f),
+            dg * act.grad(zg, g),
+            do * rec_act.grad(zo, o),
+        ], axis=1)
+
+        # z = x_t @ kernel + h_prev @ recurrent_kernel + bias
+        dh_next = dzs[:, t] @ cache.recurrent_kernel.T  # (B, H)
+        dc_next = dc_prev
+
+    # Σ_t x_tᵀ·dz_t done as one matmul over all B*T rows; same for h_prev.
+    h_prevs = np.concatenate([cache.h0[:, None], hs[:, :-1]], axis=1)  # (B, T, H)
+    dz_rows = dzs.reshape(B * T, 4 * H)
+    dkernel = x.reshape(B * T, -1).T @ dz_rows  # (I, 4H)
+    drecurrent_kernel = h_prevs.reshape(B * T, H).T @ dz_rows  # (H, 4H)
+    dbias = dz_rows.sum(axis=0)  # (4H,)
+    dx = dzs @ cache.kernel.T  # (B, T, I)
+    if cache.go_backwards:
+        dx = dx[:, ::-1]
+    return np.ascontiguousarray(dx), dh_next, dc_next, dkernel, drecurrent_kernel, dbias

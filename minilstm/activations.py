@@ -1,0 +1,113 @@
+"""Activation functions, each with its derivative.
+
+Every activation here is callable like Keras's (`sigmoid(x)`) and also knows
+how to differentiate itself, which is what a hand-written backward pass needs:
+
+- `fn.grad(x, y)`: the elementwise derivative dy/dx, given the input `x` and
+  the output `y = fn(x)` (whichever is cheaper; sigmoid and tanh use `y`).
+- `fn.backward(dy, x, y)`: the vector-Jacobian product, the gradient with
+  respect to `x` given the gradient `dy` with respect to the output.
+
+Formulas are Keras 3's (`hard_sigmoid(x) = clip(x/6 + 1/2, 0, 1)`). Every
+function works on numpy and cupy arrays alike.
+"""
+
+from .backend import get_array_module
+
+
+class ElementwiseActivation:
+    """An activation applied entry by entry, with its derivative."""
+
+    def __init__(self, name, function, derivative):
+        self.__name__ = name
+        self._function = function
+        self._derivative = derivative
+
+    def __call__(self, x):
+        return self._function(get_array_module(x), x)
+
+    def grad(self, x, y):
+        """dy/dx entry by entry, given the input x and the output y."""
+        return self._derivative(get_array_module(x), x, y)
+
+    def backward(self, dy, x, y):
+        """Gradient with respect to x, given the gradient dy of the output."""
+        return dy * self.grad(x, y)
+
+    def __repr__(self):
+        return f"<activation {self.__name__}>"
+
+
+class Softmax:
+    """softmax over the last axis: exp(x - max) / sum(exp(x - max))."""
+
+    __name__ = "softmax"
+
+    def __call__(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def backward(self, dy, x, y):
+        # The Jacobian is diag(y) - y yᵀ, so Jᵀ dy = y * (dy - <dy, y>).
+        return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+    def __repr__(self):
+        return "<activation softmax>"
+
+
+def _sigmoid(xp, x):
+    # 1 / (1 + exp(-x)) written to avoid overflow warnings for large |x|.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+sigmoid = ElementwiseActivation("sigmoid", _sigmoid, lambda xp, x, y: y * (1 - y))
+tanh = ElementwiseActivation("tanh", lambda xp, x: xp.tanh(x), lambda xp, x, y: 1 - y * y)
+relu = ElementwiseActivation(
+    "relu", lambda xp, x: xp.maximum(x, 0), lambda xp, x, y: (y > 0).astype(y.dtype)
+)
+linear = ElementwiseActivation("linear", lambda xp, x: x, lambda xp, x, y: xp.ones_like(y))
+hard_sigmoid = ElementwiseActivation(
+    "hard_sigmoid",
+    lambda xp, x: xp.clip(x / 6 + 0.5, 0, 1),
+    # slope 1/6 inside the linear piece, 0 where the clip is active
+    lambda xp, x, y: ((y > 0) & (y < 1)).astype(y.dtype) / 6,
+)
+softmax = Softmax()
+
+_BY_NAME = {fn.__name__: fn for fn in (linear, sigmoid, tanh, relu, hard_sigmoid, softmax)}
+
+
+def get(identifier):
+    """Resolves an activation: None (linear), a name, or a callable.
+
+    Names are matched exactly, as Keras does. A plain callable passes through;
+    it works forward, but a layer can only train through it if it has a
+    `backward(dy, x, y)` method.
+    """
+    if identifier is None:
+        return linear
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            return _BY_NAME[identifier]
+        raise ValueError(
+            f"Could not interpret activation function identifier: {identifier}. "
+            f"Expected one of {sorted(_BY_NAME)}, or a callable."
+        )
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"Could not interpret activation function identifier: {identifier!r}. "
+        "Expected a name such as 'tanh', None, or a callable."
+    )
+
+
+def serialize(activation):
+    """The name of an activation (its `__name__`)."""
+    return getattr(activation, "__name__", repr(activation))
+
+
+def names():
+    """The activation names `get` accepts."""
+    return sorted(_BY_NAME)

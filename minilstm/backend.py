@@ -1,0 +1,98 @@
+"""Which array module and which LSTM kernel set are active, and the float type.
+
+The API layer never imports numba or cupy: it asks this module.
+
+- `xp()` is the array module arrays live in (numpy, or cupy for the GPU set).
+- `kernels()` is the active kernel set (a module with `lstm_forward` and
+  `lstm_backward`, see `minilstm.kernels`).
+- `floatx()` is the default float dtype name, 'float32' unless changed.
+
+The kernel set is chosen by `set_backend(name)`, else by the
+`MINILSTM_BACKEND` environment variable, else the fastest that works here:
+'cupy' when CuPy sees a CUDA device, then 'numba', then 'numpy'.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from . import kernels as _kernel_registry
+
+_FLOATX_CHOICES = ("float16", "float32", "float64")
+_EPSILON = 1e-7
+
+_floatx = "float32"
+_backend_name = None  # resolved lazily so `import minilstm` stays cheap
+
+
+def floatx():
+    """The default float dtype name used for weights and data: 'float32'."""
+    return _floatx
+
+
+def set_floatx(value):
+    """Sets the default float dtype ('float32', or 'float64' for gradient checks)."""
+    global _floatx
+    if value not in _FLOATX_CHOICES:
+        raise ValueError(
+            f"Unknown floatx type: {value!r}. Expected one of {_FLOATX_CHOICES}."
+        )
+    _floatx = str(value)
+
+
+def epsilon():
+    """The fuzz factor used in losses and optimizers, as in Keras: 1e-7."""
+    return _EPSILON
+
+
+def set_backend(name):
+    """Selects the LSTM kernel set: 'numpy', 'numba' or 'cupy'.
+
+    Raises ValueError for an unknown name and RuntimeError, naming what is
+    missing, for a set that cannot run on this machine.
+    """
+    global _backend_name
+    _kernel_registry.get(name)  # raises with a clear reason if unusable
+    _backend_name = name
+
+
+def get_backend():
+    """The name of the active kernel set ('numpy', 'numba' or 'cupy')."""
+    global _backend_name
+    if _backend_name is None:
+        requested = os.environ.get("MINILSTM_BACKEND", "").strip().lower()
+        if requested:
+            set_backend(requested)
+        else:
+            _backend_name = _kernel_registry.available()[0]
+    return _backend_name
+
+
+def kernels():
+    """The active kernel set module (lstm_forward, lstm_backward)."""
+    return _kernel_registry.get(get_backend())
+
+
+def xp():
+    """The array module of the active backend: numpy, or cupy for 'cupy'."""
+    if get_backend() == "cupy":
+        import cupy
+
+        return cupy
+    return np
+
+
+def get_array_module(array):
+    """numpy for host arrays, cupy for device arrays (without importing cupy)."""
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
+    return np
+
+
+def to_numpy(array):
+    """Copies a device array to the host; host arrays pass through."""
+    if get_array_module(array) is np:
+        return np.asarray(array)
+    return array.get()
