@@ -1,0 +1,384 @@
+"""Optimizers with Keras 3's update rules: SGD, Adam and RMSprop.
+
+Parameters are arrays owned by layers, updated in place so the layers' references stay valid,
+with the parameter's own array module (numpy or cupy) and in its dtype.
+"""
+
+import math
+import numbers
+import warnings
+
+from .backend import get_array_module
+
+
+class _Default(float):
+    # A default `learning_rate` that can be told apart from the same value
+    # passed explicitly, so `lr=` together with `learning_rate=` is caught.
+    pass
+
+
+_LR_SGD, _LR_ADAPTIVE = _Default(0.01), _Default(0.001)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _number(name, value):
+    if not _is_real(value):
+        raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
+    return float(value)
+
+
+def _norm(grad):
+    xp = get_array_module(grad)
+    return float(xp.sqrt(xp.sum(grad * grad)))
+
+
+class Optimizer:
+    """Base class for optimizers: iteration count, slots and gradient clipping.
+
+    Subclasses create per-parameter state in `build_slots(param)` and write the update in
+    `update_step(param, grad, slots)`. `apply_gradients` clips the gradients, runs
+    `update_step` for each parameter, then increments `iterations`.
+
+    Args:
+        learning_rate: A float, the step size, settable later. The Keras 2
+            spelling `lr=` is accepted as an alias.
+        clipnorm: If set, each gradient is rescaled to an L2 norm of at most this.
+        clipvalue: If set, gradient entries are clipped to `[-clipvalue, clipvalue]`.
+        global_clipnorm: If set, all gradients are rescaled together to a joint
+            L2 norm of at most this.
+        name: The optimizer's name, by default its class name in lower case.
+
+    >>> import numpy as np
+    >>> optimizer = get("SGD")
+    >>> w = np.array([1.0, 2.0])
+    >>> optimizer.apply_gradients([(np.array([10.0, -10.0]), w)])
+    >>> w, optimizer.iterations
+    (array([0.9, 2.1]), 1)
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        if "lr" in kwargs:  # Keras 2 spelling, a documented alias
+            lr = kwargs.pop("lr")
+            if not isinstance(learning_rate, _Default):
+                raise ValueError(
+                    "Pass either `learning_rate` or its Keras 2 alias `lr`, not both. "
+                    f"Received: learning_rate={float(learning_rate)!r}, lr={lr!r}"
+                )
+            learning_rate = lr
+        if "decay" in kwargs:
+            kwargs.pop("decay")
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.")
+        if kwargs:
+            raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        if sum(value is not None for value in clips.values()) > 1:
+            received = ", ".join(f"{key}={value}" for key, value in clips.items())
+            raise ValueError(
+                "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                f"Received: {received}"
+            )
+        for key, value in clips.items():
+            if value is not None and _number(key, value) <= 0:
+                raise ValueError(f"`{key}` must be positive. Received: {key}={value}")
+        self.learning_rate = learning_rate
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.name = name if name is not None else type(self).__name__.lower()
+        self.iterations = 0
+        self._slots = {}  # id(param) -> (param, {slot name: array}); holds param alive
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        value = _number("learning_rate", value)
+        if value < 0:
+            raise ValueError(f"`learning_rate` must be >= 0. Received: learning_rate={value}")
+        self._learning_rate = value
+
+    def apply_gradients(self, grads_and_vars):
+        """Applies one step: clip the gradients, update each parameter in place.
+
+        `grads_and_vars` is a list of `(grad, param)` pairs. Everything is
+        checked before anything changes, so a rejected call leaves parameters,
+        slots and `iterations` untouched.
+        """
+        grads, params = self._validate(grads_and_vars)
+        grads = self._clip(grads)
+        for grad, param in zip(grads, params):
+            if id(param) not in self._slots:
+                self._slots[id(param)] = (param, self.build_slots(param))
+            self.update_step(param, grad, self._slots[id(param)][1])
+        self.iterations += 1
+
+    def _validate(self, grads_and_vars):
+        grads, params = [], []
+        for index, pair in enumerate(grads_and_vars):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"Expected (grad, param) pairs. Received at {index}: {pair!r}")
+            grad, param = pair
+            if grad is None:
+                raise ValueError(
+                    f"No gradient for the parameter of shape {param.shape} (pair {index})."
+                )
+            xp = get_array_module(param)
+            if not isinstance(param, xp.ndarray) or param.dtype.kind != "f":
+                raise TypeError(
+                    "Each parameter must be a float array, updated in place. "
+                    f"Received at {index}: {type(param).__name__} {getattr(param, 'dtype', '')}"
+                )
+            grad = xp.asarray(grad, dtype=param.dtype)
+            if grad.shape != param.shape:
+                raise ValueError(
+                    f"Gradient shape {grad.shape} does not match parameter shape "
+                    f"{param.shape} (pair {index})."
+                )
+            grads.append(grad)
+            params.append(param)
+        return grads, params
+
+    def _clip(self, grads):
+        if self.clipnorm is not None:  # per tensor: g * c / max(||g||, c)
+            c = float(self.clipnorm)
+            return [grad * (c / max(_norm(grad), c)) for grad in grads]
+        if self.global_clipnorm is not None:  # all tensors by their joint norm
+            c = float(self.global_clipnorm)
+            global_norm = math.sqrt(sum(_norm(grad) ** 2 for grad in grads))
+            return [grad * (c / max(global_norm, c)) for grad in grads]
+        if self.clipvalue is not None:
+            v = float(self.clipvalue)
+            return [get_array_module(grad).clip(grad, -v, v) for grad in grads]
+        return grads
+
+    def build_slots(self, param):
+        """The optimizer's state for `param`: a dict of zero arrays shaped like it."""
+        return {}
+
+    def update_step(self, param, grad, slots):
+        """Updates `param` in place from `grad`, reading and writing `slots`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `update_step`.")
+
+    def slots_for(self, param):
+        """The slot arrays of `param` by name ({} before its first step)."""
+        entry = self._slots.get(id(param))
+        return entry[1] if entry is not None else {}
+
+    @property
+    def variables(self):
+        """Every slot array, parameter by parameter, in the order first seen."""
+        return [array for _, slots in self._slots.values() for array in slots.values()]
+
+    def reset(self):
+        """Drops all slots and sets `iterations` back to 0."""
+        self._slots = {}
+        self.iterations = 0
+
+    _config_keys = ()  # a subclass's own constructor arguments, for get_config
+
+    def get_config(self):
+        """The constructor arguments, so that `type(opt)(**opt.get_config())` rebuilds it."""
+        keys = ("name", "learning_rate", "clipnorm", "clipvalue", "global_clipnorm")
+        return {key: getattr(self, key) for key in keys + self._config_keys}
+
+
+class SGD(Optimizer):
+    """Gradient descent, with optional momentum and Nesterov momentum.
+
+    With `momentum == 0`, `w -= learning_rate * g`. Otherwise a velocity
+    `v = momentum * v - learning_rate * g` is kept and `w += v`, or, with `nesterov=True`,
+    `w += momentum * v - learning_rate * g`.
+
+    Args:
+        learning_rate: A float, defaults to 0.01.
+        momentum: A float in [0, 1] that accelerates descent along consistent
+            directions and damps oscillation. Defaults to 0, plain descent.
+        nesterov: Whether to apply Nesterov momentum. Defaults to False.
+        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `name` (see `Optimizer`).
+
+    >>> import numpy as np
+    >>> w = np.array([1.0, 2.0])
+    >>> optimizer = SGD(learning_rate=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     optimizer.apply_gradients([(np.array([1.0, -1.0]), w)])
+    >>> w  # steps of 0.1, then 0.9 * 0.1 + 0.1
+    array([0.71, 2.29])
+    """
+
+    _config_keys = ("momentum", "nesterov")
+
+    def __init__(self, learning_rate=_LR_SGD, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if not _is_real(momentum) or not 0 <= momentum <= 1:
+            raise ValueError(
+                f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
+            )
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def build_slots(self, param):
+        xp = get_array_module(param)
+        return {"momentum": xp.zeros_like(param)} if self.momentum > 0 else {}
+
+    def update_step(self, param, grad, slots):
+        lr, momentum = self.learning_rate, self.momentum
+        if momentum == 0:
+            param -= lr * grad  # w -= lr * g
+            return
+        v = slots["momentum"]
+        v[...] = momentum * v - lr * grad  # v = momentum * v - lr * g
+        if self.nesterov:
+            param += momentum * v - lr * grad  # w += momentum * v - lr * g (look ahead)
+        else:
+            param += v  # w += v
+
+
+class Adam(Optimizer):
+    """Adam: steps scaled by running estimates of the gradient's first two moments.
+
+    Keeps `m`, the running mean of the gradient, and `v`, that of its square, and steps by
+    `alpha * m / (sqrt(v) + epsilon)`, with the bias correction folded into `alpha`. As in
+    Keras, `epsilon` is added before correction ("epsilon hat"), unlike PyTorch's Adam.
+
+    Args:
+        learning_rate: A float, defaults to 0.001.
+        beta_1: Decay rate of the first-moment estimate. Defaults to 0.9.
+        beta_2: Decay rate of the second-moment estimate. Defaults to 0.999.
+        epsilon: Small constant for numerical stability. Defaults to 1e-7.
+        amsgrad: Whether to use the AMSGrad variant, which divides by the
+            largest `v` seen so far. Defaults to False.
+        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `name` (see `Optimizer`).
+
+    >>> import numpy as np
+    >>> w = np.array([1.0, 2.0])
+    >>> Adam(learning_rate=0.1).apply_gradients([(np.array([3.0, -0.5]), w)])
+    >>> w.round(4)  # the first step is about learning_rate * sign(g)
+    array([0.9, 2.1])
+    """
+
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
+
+    def __init__(
+        self,
+        learning_rate=_LR_ADAPTIVE,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2 = _number("beta_1", beta_1), _number("beta_2", beta_2)
+        self.epsilon, self.amsgrad = _number("epsilon", epsilon), bool(amsgrad)
+
+    def build_slots(self, param):
+        xp = get_array_module(param)
+        names = ["momentum", "velocity"] + (["velocity_hat"] if self.amsgrad else [])
+        return {name: xp.zeros_like(param) for name in names}
+
+    def update_step(self, param, grad, slots):
+        xp = get_array_module(param)
+        beta_1, beta_2, t = self.beta_1, self.beta_2, self.iterations + 1
+        alpha = self.learning_rate * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)  # bias correction
+        m, v = slots["momentum"], slots["velocity"]
+        m += (grad - m) * (1 - beta_1)  # m = beta_1 * m + (1 - beta_1) * g
+        v += (grad * grad - v) * (1 - beta_2)  # v = beta_2 * v + (1 - beta_2) * g^2
+        if self.amsgrad:
+            v_hat = slots["velocity_hat"]
+            xp.maximum(v_hat, v, out=v_hat)  # v_hat = max(v_hat, v)
+            v = v_hat  # divide by the largest v so far
+        param -= alpha * m / (xp.sqrt(v) + self.epsilon)  # w -= alpha * m / (sqrt(v) + eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: steps divided by a running root mean square of the gradient.
+
+    Keeps `v = rho * v + (1 - rho) * g**2` and steps by `lr * g / sqrt(v + epsilon)`, epsilon
+    inside the square root as in Keras 3 (Keras 2.2 put it outside). `centered=True` divides by
+    `sqrt(v - mg**2 + epsilon)` instead, `mg` the mean gradient; `momentum > 0` accumulates steps.
+
+    Args:
+        learning_rate: A float, defaults to 0.001.
+        rho: Decay rate of the running mean square. Defaults to 0.9.
+        momentum: Momentum applied to the steps. Defaults to 0, none.
+        epsilon: Small constant for numerical stability. Defaults to 1e-7.
+        centered: Whether to normalize by the estimated variance of the
+            gradient instead of its mean square. Defaults to False.
+        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `name` (see `Optimizer`).
+
+    >>> import numpy as np
+    >>> w = np.array([1.0, 2.0])
+    >>> RMSprop(learning_rate=0.01).apply_gradients([(np.array([3.0, -0.5]), w)])
+    >>> w.round(6)  # the first step is about learning_rate * sign(g) / sqrt(1 - rho)
+    array([0.968377, 2.031623])
+    """
+
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
+
+    def __init__(
+        self,
+        learning_rate=_LR_ADAPTIVE,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        centered=False,
+        **kwargs,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum = _number("rho", rho), _number("momentum", momentum)
+        self.epsilon, self.centered = _number("epsilon", epsilon), bool(centered)
+
+    def build_slots(self, param):
+        xp = get_array_module(param)
+        names = ["velocity"]
+        names += ["average_gradient"] if self.centered else []
+        names += ["momentum"] if self.momentum > 0 else []
+        return {name: xp.zeros_like(param) for name in names}
+
+    def update_step(self, param, grad, slots):
+        xp = get_array_module(param)
+        lr, rho = self.learning_rate, self.rho
+        v = slots["velocity"]
+        v[...] = rho * v + (1 - rho) * grad * grad  # v = rho * v + (1 - rho) * g^2
+        if self.centered:
+            mg = slots["average_gradient"]
+            mg[...] = rho * mg + (1 - rho) * grad  # mg = rho * mg + (1 - rho) * g
+            denominator = v - mg * mg + self.epsilon  # variance estimate + eps
+        else:
+            denominator = v + self.epsilon  # mean square + eps
+        increment = lr * grad / xp.sqrt(denominator)  # inc = lr * g / sqrt(denom)
+        if self.momentum > 0:
+            mom = slots["momentum"]
+            mom[...] = self.momentum * mom + increment  # mom = momentum * mom + inc
+            param -= mom  # w -= mom
+        else:
+            param -= increment  # w -= inc
+
+
+_OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier):
+    """An optimizer from a name ('sgd', 'rmsprop', 'adam', any case) or an instance.
+
+    A name gives a fresh instance with Keras's defaults; an `Optimizer`
+    instance is returned as is.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    choices = "Expected one of 'sgd', 'rmsprop', 'adam', or an Optimizer instance."
+    if isinstance(identifier, str):
+        if identifier.lower() in _OPTIMIZERS:
+            return _OPTIMIZERS[identifier.lower()]()
+        raise ValueError(f"Unknown optimizer {identifier!r}. {choices}")
+    raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}. {choices}")
