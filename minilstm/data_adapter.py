@@ -1,0 +1,138 @@
+"""Turning what users pass to fit/evaluate/predict into checked arrays and batches.
+
+Everything here runs before a model changes anything, so a rejected call
+leaves weights and optimizer state untouched.
+"""
+
+import math
+
+import numpy as np
+
+from . import backend
+
+
+def as_array(value, argument, dtype=None):
+    """A host NumPy array of `value` (lists, pandas objects, device arrays)."""
+    if value is None:
+        raise ValueError(f"`{argument}` is required. Received: {argument}=None")
+    if hasattr(value, "to_numpy"):  # pandas DataFrame / Series
+        value = value.to_numpy()
+    value = backend.to_numpy(value)
+    if value.dtype == object:
+        raise TypeError(
+            f"`{argument}` must be a numeric array; received an array of Python objects. "
+            "Check that every row has the same length."
+        )
+    if dtype is not None and value.dtype.kind in "fbiu":
+        value = value.astype(dtype, copy=False)
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        bad = int(np.size(value) - np.isfinite(value).sum())
+        raise ValueError(
+            f"`{argument}` contains {bad} NaN or infinite value(s). Clean or impute them "
+            f"(e.g. np.nan_to_num) before training."
+        )
+    return value
+
+
+def as_targets(y, floatx):
+    """Targets as floatx, except integer class labels, which stay integers."""
+    y = as_array(y, "y")
+    if y.dtype.kind in "iu":
+        return y
+    return as_array(y, "y", floatx)
+
+
+def check_lengths(x, y):
+    if y is not None and len(x) != len(y):
+        raise ValueError(
+            f"x and y must have the same number of samples. Received: x.shape={x.shape} "
+            f"({len(x)} samples) and y.shape={y.shape} ({len(y)} samples)."
+        )
+
+
+def lstm_input_message(shape):
+    """How to fix a non-3-D array fed to an LSTM, with the reshape spelled out."""
+    shape = tuple(shape)
+    head = (f"LSTM expects 3-D input (samples, timesteps, features), but got an array of "
+            f"shape {shape}.")
+    if len(shape) == 1:
+        return head + f" If each value is one sample, use x.reshape(({shape[0]}, 1, 1))."
+    if len(shape) == 2:
+        n, k = shape
+        return head + (
+            f" If each row is one sequence of {k} timesteps with 1 feature, use "
+            f"x.reshape(({n}, {k}, 1)); if it is one timestep with {k} features, use "
+            f"x.reshape(({n}, 1, {k}))."
+        )
+    n, t = shape[0], shape[1]
+    rest = math.prod(shape[2:])
+    return head + (
+        f" Flatten the trailing axes into features, e.g. x.reshape(({n}, {t}, {rest})), "
+        "so that each sample is (timesteps, features)."
+    )
+
+
+def check_input_shape(x, expected, first_layer):
+    """Checks x against the model's input shape (batch axis first, None = any)."""
+    from .layers.lstm import LSTM
+
+    if isinstance(first_layer, LSTM) and x.ndim != 3:
+        raise ValueError(lstm_input_message(x.shape))
+    if expected is None:
+        return
+    if x.ndim != len(expected):
+        raise ValueError(
+            f"Input 0 of layer '{first_layer.name}' is incompatible with the layer: expected "
+            f"ndim={len(expected)}, found ndim={x.ndim}. Full shape received: {x.shape}"
+        )
+    names = ("timesteps", "features") if x.ndim == 3 else ("features",) * (x.ndim - 1)
+    for axis, (want, got) in enumerate(zip(expected[1:], x.shape[1:]), start=1):
+        if want is not None and want != got:
+            raise ValueError(
+                f"The model expects inputs of shape {tuple(expected)} (axis {axis}, "
+                f"{names[axis - 1] if axis - 1 < len(names) else 'size'}={want}), but got an "
+                f"array of shape {x.shape}. Reshape the data to (samples, "
+                f"{', '.join(str(d) for d in expected[1:])}) or rebuild the model for it."
+            )
+
+
+def split_validation(x, y, validation_split):
+    """Keras's split: the last samples, taken before any shuffling, validate."""
+    if not 0 <= validation_split < 1:
+        raise ValueError(
+            f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}"
+        )
+    if not validation_split:
+        return (x, y), None
+    split_at = int(math.floor(len(x) * (1.0 - validation_split)))
+    if split_at in (0, len(x)):
+        raise ValueError(
+            f"Training data contains {len(x)} samples, which is not sufficient to split it into "
+            f"a validation and training set as specified by `validation_split="
+            f"{validation_split}`. Either provide more data, or a different value for the "
+            "`validation_split` argument."
+        )
+    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
+
+
+def check_stateful_batches(n_samples, batch_size, static_batch, what):
+    """A stateful model sees every batch at its fixed size, or refuses the data."""
+    if static_batch is None:
+        return
+    if batch_size != static_batch:
+        raise ValueError(
+            f"This model has a stateful LSTM built for batches of {static_batch} samples, but "
+            f"{what} was called with batch_size={batch_size}. Pass batch_size={static_batch}."
+        )
+    if n_samples % static_batch:
+        raise ValueError(
+            f"In a stateful network, you should only pass inputs with a number of samples that "
+            f"can be divided by the batch size. Found: {n_samples} samples for {what} with "
+            f"batch size {static_batch}. Trim or pad the data to a multiple of {static_batch}."
+        )
+
+
+def batch_slices(n_samples, batch_size):
+    """(start, stop) of each batch; the last partial batch is kept, as in Keras."""
+    return [(start, min(start + batch_size, n_samples))
+            for start in range(0, n_samples, batch_size)]

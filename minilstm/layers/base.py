@@ -1,0 +1,165 @@
+"""Layer: the forward/backward contract every minilstm layer follows.
+
+A layer owns its weights (arrays of the active array module, updated in
+place by optimizers), and offers
+
+- `build(input_shape)`: creates the weights once the input shape is known;
+- `forward(x, training)`: returns the output and keeps what backward needs;
+- `backward(dy)`: returns dx and sets `self.grads`, aligned with
+  `self.trainable_weights`;
+- `get_weights()` / `set_weights()` in Keras order and shapes.
+"""
+
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from .. import backend
+
+_name_counts = defaultdict(int)
+
+
+def _unique_name(prefix):
+    # Keras names layers 'lstm', 'lstm_1', 'lstm_2', ... per process.
+    count = _name_counts[prefix]
+    _name_counts[prefix] += 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def _snake_case(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _shape_tuple(value, argument):
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        value = (value,)
+    try:
+        return tuple(None if d is None else int(d) for d in value)
+    except TypeError:
+        raise TypeError(f"`{argument}` must be a tuple of integers. Received: {argument}={value!r}")
+
+
+class Layer:
+    """Base class of minilstm layers.
+
+    Args:
+        name: layer name; defaults to the snake-case class name ('lstm', 'lstm_1').
+        trainable: whether the optimizer updates this layer's weights.
+        input_shape: shape of one sample, without the batch axis: (timesteps,
+            features) for an LSTM. Only for the first layer of a model.
+        batch_input_shape: the full input shape including a fixed batch size,
+            as Keras 2 spells it; needed by stateful LSTMs.
+        batch_size: fixed batch size to combine with `input_shape`.
+        input_dim: number of features (Keras 2 alias of `input_shape=(input_dim,)`
+            for Dense; for an LSTM the timesteps stay unknown unless
+            `input_length` is given).
+    """
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
+                 batch_input_shape=None, batch_size=None, input_dim=None, input_length=None,
+                 **kwargs):
+        if kwargs:
+            raise ValueError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
+            )
+        self.name = name or _unique_name(_snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.dtype = dtype
+        self.built = False
+        self.grads = None
+        self._weight_names = []
+        self._batch_input_shape = self._declared_input_shape(
+            input_shape, batch_input_shape, batch_size, input_dim, input_length)
+        self.input_shape = self.output_shape = None
+
+    def _declared_input_shape(self, input_shape, batch_input_shape, batch_size, input_dim,
+                              input_length):
+        if batch_input_shape is not None:
+            return _shape_tuple(batch_input_shape, "batch_input_shape")
+        if input_shape is None and input_dim is not None:
+            input_shape = (input_length, input_dim) if input_length is not None else (input_dim,)
+        if input_shape is not None:
+            return (batch_size,) + _shape_tuple(input_shape, "input_shape")
+        return None
+
+    # -- weights ---------------------------------------------------------------
+
+    def add_weight(self, name, shape, initializer):
+        """Creates a weight attribute `name` from a host initializer."""
+        value = initializer(tuple(shape), dtype=self.dtype or backend.floatx())
+        setattr(self, name, backend.xp().asarray(value))
+        self._weight_names.append(name)
+        return getattr(self, name)
+
+    @property
+    def weights(self):
+        """The layer's weight arrays, in Keras order."""
+        return [getattr(self, name) for name in self._weight_names]
+
+    @property
+    def trainable_weights(self):
+        return self.weights if self.trainable else []
+
+    def get_weights(self):
+        """Copies of the weights as NumPy arrays, in Keras order."""
+        return [backend.to_numpy(w).copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Loads a list of arrays (Keras order and shapes) into the weights, in place."""
+        weights = list(weights)
+        if len(weights) != len(self._weight_names):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list "
+                f"of length {len(weights)}, but the layer was expecting "
+                f"{len(self._weight_names)} weights."
+            )
+        for current, new in zip(self.weights, weights):
+            if tuple(current.shape) != tuple(np.shape(new)):
+                raise ValueError(
+                    f"Layer {self.name} weight shape {tuple(current.shape)} is not compatible "
+                    f"with provided weight shape {tuple(np.shape(new))}."
+                )
+        for current, new in zip(self.weights, weights):
+            # In place, so the optimizer's slots (keyed by the array) stay attached.
+            current[...] = backend.xp().asarray(new, dtype=current.dtype)
+
+    def count_params(self):
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    # -- the forward/backward contract ----------------------------------------
+
+    def build(self, input_shape):
+        """Creates the weights for inputs of `input_shape` (batch axis included)."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def __call__(self, x, training=False):
+        """Applies the layer to an array, building it on first use."""
+        xp = backend.xp()
+        x = xp.asarray(x, dtype=self.dtype or backend.floatx())
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        return self.forward(x, training=training)
+
+    def reset_states(self):
+        """Only stateful recurrent layers have states; see LSTM.reset_states."""
+        raise AttributeError(f"Layer {self.name} is not stateful: it has no states to reset.")
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
