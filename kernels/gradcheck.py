@@ -23,6 +23,9 @@ def numerical_gradient(loss, array, eps=1e-6):
 
     `array` is perturbed in place and restored; `loss` must read it.
     """
+    if not array.flags.c_contiguous:
+        raise ValueError("numerical_gradient perturbs `array` in place: pass a C-contiguous "
+                         "array (np.ascontiguousarray) that `loss` reads.")
     grad = np.zeros_like(array, dtype=np.float64)
     flat, flat_grad = array.reshape(-1), grad.reshape(-1)
     for k in range(flat.size):

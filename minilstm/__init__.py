@@ -30,6 +30,10 @@ def _load_kernels_from_checkout():
 _load_kernels_from_checkout()
 
 from . import kernels  # noqa: E402
-from . import activations, backend  # noqa: E402
+from . import activations, backend, initializers, utils  # noqa: E402
+from . import callbacks, layers, losses, metrics, optimizers  # noqa: E402
+from . import models  # noqa: E402
+from .layers import Input  # noqa: E402
+from .models import Sequential  # noqa: E402
 
 __version__ = "0.1.0"

@@ -34,7 +34,7 @@ def main(argv=None):
         utils.set_random_seed(args.seed)
 
     X, y = sequence_data()
-    print(list(np.arange(10) / 10.0))
+    print([i / 10.0 for i in range(10)])
     model = Sequential()
     model.add(LSTM(10, input_shape=(1, 1)))
     model.add(Dense(1))

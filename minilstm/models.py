@@ -197,7 +197,7 @@ class Sequential:
         x, y = self._prepare_x(x), data.as_targets(y, backend.floatx())
         data.check_lengths(x, y)
         self._ensure_built(x)
-        losses.check_targets(self.loss, y.shape, (len(y),) + self.output_shape[1:])
+        losses.check_targets(self.loss, y.shape, (len(y),) + self.output_shape[1:], y_true=y)
         if self._compiled_metrics is None:
             output_shape = (len(y),) + tuple(self.output_shape[1:])
             self._compiled_metrics = [metrics_module.resolve(m, y.shape, output_shape)

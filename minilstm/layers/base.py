@@ -90,7 +90,8 @@ class Layer:
     def add_weight(self, name, shape, initializer):
         """Creates a weight attribute `name` from a host initializer."""
         value = initializer(tuple(shape), dtype=self.dtype or backend.floatx())
-        setattr(self, name, backend.xp().asarray(value))
+        # C order always: kernels index rows directly (Orthogonal yields a transposed view).
+        setattr(self, name, backend.xp().ascontiguousarray(value))
         self._weight_names.append(name)
         return getattr(self, name)
 
