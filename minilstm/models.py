@@ -306,6 +306,8 @@ class Sequential:
                 rows = slice(start, stop) if order is None else order[start:stop]
                 self._train_step(x_dev[rows], y_dev[rows])
                 callback_list.on_train_batch_end(step, self._logs() if want_batch_logs else None)
+                if self.stop_training:  # e.g. TerminateOnNaN, mid-epoch as in Keras
+                    break
             logs = self._logs()
             if validation is not None:
                 val_logs = self._evaluate_arrays(*validation, batch_size)

@@ -304,3 +304,15 @@ def test_fit_before_compile_and_unknown_names():
 def test_optimizer_names_are_case_insensitive():
     for name in ("SGD", "Adam", "RMSprop", "rmsprop"):
         regression_model(optimizer=name)
+
+
+def test_terminate_on_nan_stops_mid_epoch():
+    from minilstm.callbacks import TerminateOnNaN
+
+    x, y = regression_data(n=12)
+    model = regression_model(optimizer=Adam(learning_rate=1e30))  # diverges at once
+    seen = []
+    counter = LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    with np.errstate(all="ignore"):
+        model.fit(x, y, batch_size=2, epochs=3, verbose=0, callbacks=[TerminateOnNaN(), counter])
+    assert len(seen) < 18
