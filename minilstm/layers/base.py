@@ -91,7 +91,7 @@ class Layer:
         """Creates a weight attribute `name` from a host initializer."""
         value = initializer(tuple(shape), dtype=self.dtype or backend.floatx())
         # C order always: kernels index rows directly (Orthogonal yields a transposed view).
-        setattr(self, name, backend.xp().ascontiguousarray(value))
+        setattr(self, name, backend.xp().asarray(np.ascontiguousarray(value)))
         self._weight_names.append(name)
         return getattr(self, name)
 
