@@ -1,0 +1,180 @@
+"""Medians, ratios against minilstm, GFLOP/s; the JSON, Markdown and PNG reports."""
+
+import json
+import os
+import statistics
+
+from .workloads import Workload
+
+
+def annotate(rec, w, gemm_gflops):
+    """Adds median_s, value (in w.unit), GFLOP/s and % of the GEMM to a result."""
+    rec["unit"] = w.unit
+    if w.kind == "seed":
+        median = rec.get("fit_warm_s")
+    else:
+        median = statistics.median(rec["repeats"]) if rec.get("repeats") else None
+    if median:
+        rec["median_s"] = median
+        rec["value"] = w.value(median)
+        rec["gflops"] = w.flops() / median / 1e9
+        if gemm_gflops:
+            rec["pct_gemm"] = 100 * rec["gflops"] / gemm_gflops
+    return rec
+
+
+def ratio_rows(doc):
+    """[(label, {framework: peer seconds / baseline seconds})]: above 1, minilstm is faster."""
+    by = {(r["workload"], r["framework"]): r for r in doc["results"]}
+    frameworks = list(dict.fromkeys(r["framework"] for r in doc["results"]))
+    rows = []
+    for w in doc["workloads"]:
+        base = by.get((w["id"], doc["baseline"]), {})
+        if w["kind"] == "seed":
+            metrics = [("W0 fit (warm)", "fit_warm_s", "fit_warm_s"),
+                       ("W0 process", "process_s", "process_s"),
+                       ("W0 process (cold cache)", "process_s", "process_cold_s")]
+        else:
+            metrics = [(w["id"], "median_s", "median_s")]
+        for label, key, base_key in metrics:
+            if base_key not in base:
+                continue
+            rows.append((label, {f: by[(w["id"], f)][key] / base[base_key] for f in frameworks
+                                 if f != doc["baseline"] and key in by.get((w["id"], f), {})}))
+    return rows
+
+
+def _fmt(x, digits=3):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
+
+
+def progress_line(rec, w):
+    if "value" not in rec:
+        return f"{w.id:<8} {rec['framework']:<17} {rec['status']}: {rec.get('note', '')}"
+    extra = f", loss {rec['loss']:.3g}" if "loss" in rec else ""
+    if w.kind == "seed":
+        extra += f", process {_fmt(rec.get('process_s'))} s"
+        if "process_cold_s" in rec:
+            extra += f" (cold cache {_fmt(rec['process_cold_s'])} s)"
+    status = "" if rec["status"] == "ok" else f" [{rec['status']}: {rec.get('note', '')}]"
+    return (f"{w.id:<8} {rec['framework']:<17} {_fmt(rec['value'])} {w.unit}, "
+            f"{_fmt(rec.get('gflops'))} GFLOP/s{extra}{status}")
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(doc):
+    m, g = doc["machine"], doc.get("gemm", {})
+    base = doc["baseline"]
+    out = [f"# minilstm benchmarks ({doc['device']}{', quick sizes' if doc['quick'] else ''})", "",
+           f"{doc['started']}; {m['cpu']}, {m['cores']} cores, {doc['threads']} threads for every "
+           f"framework; medians of {doc['repeats']} repeats after a warm-up; shuffle="
+           f"{doc['shuffle']}.  ",
+           f"Reference GEMM (2048x2048 float32, {g.get('library', '?')}"
+           f"{', ' + g['gpu'] if g.get('gpu') else ''}): {_fmt(g.get('gflops'))} GFLOP/s.", ""]
+    rows = ratio_rows(doc)
+    peers = list(dict.fromkeys(f for _, r in rows for f in r))
+    out += [f"## Ratios: peer time / {base} time (above 1: minilstm is faster)", "",
+            _table(["workload"] + peers, [[label] + [r.get(f) for f in peers] for label, r in rows])
+            if rows else f"(no ratios: {base} has no result)", ""]
+    workloads = [Workload(**w) for w in doc["workloads"]]
+    recs = {(r["workload"], r["framework"]): r for r in doc["results"]
+            if r["status"] != "skipped"}  # skipped frameworks are listed under Notes
+    names = list(dict.fromkeys(r["framework"] for r in doc["results"]))
+    for w in workloads:
+        if w.kind == "seed":
+            out += ["## W0: the seed example (final loss first, then time)", "",
+                    _table(["framework", "final loss", "fit s (first)", "fit s (warm)", "import s",
+                            "build s", "process s", "process s, cold numba cache", "status"],
+                           [[f, r.get("loss"), r.get("fit_s"), r.get("fit_warm_s"), r.get("import_s"),
+                             r.get("build_s"), r.get("process_s"), r.get("process_cold_s"),
+                             _status(r)] for f in names if (r := recs.get((w.id, f)))]),
+                    "", "fit s (first) includes JIT compilation/tracing; process s is from "
+                    "process launch to the end of the seed's fit (interpreter start, imports, "
+                    "build, compile, fit).", ""]
+    out += ["## Timings", "",
+            _table(["workload", "framework", "median", "unit", f"ratio vs {base}", "GFLOP/s",
+                    "% of GEMM", "loss", "status"],
+                   [[w.id, f, r.get("value"), w.unit, _ratio(r, recs.get((w.id, base))),
+                     r.get("gflops"), r.get("pct_gemm"), r.get("loss"), _status(r)]
+                    for w in workloads for f in names if (r := recs.get((w.id, f)))]), ""]
+    out += ["## Workloads", ""] + [f"- {w.id}: {w.title}" for w in workloads
+                                   if not w.id.startswith("G")]
+    if any(w.id.startswith("G") for w in workloads):
+        out.append("- G-h{hidden}-b{batch}-{fwd|fwdbwd}: DeepBench-style grid, input size = hidden, "
+                   "fwd = predict, fwdbwd = one train step (forward, backward, Adam)")
+    versions = {r["framework"]: r["version"] for r in doc["results"] if r.get("version")}
+    out += ["", "## Machine and versions", "",
+            f"- CPU: {m['cpu']} ({m['cores']} cores); {m['platform']}; Python {m['python']}",
+            f"- numpy BLAS: {m['numpy_blas']}",
+            "- packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items())]
+    out += [f"- {f}: {v}" for f, v in versions.items()]
+    if doc["notes"]:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in doc["notes"]]
+    return "\n".join(out) + "\n"
+
+
+def _status(r):
+    return r["status"] + (f" ({r['note']})" if r.get("note") else "")
+
+
+def _ratio(r, base):
+    if not base or r is base or "median_s" not in r or "median_s" not in base:
+        return None
+    return r["median_s"] / base["median_s"]
+
+
+def plot(doc, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = ratio_rows(doc)
+    peers = list(dict.fromkeys(f for _, r in rows for f in r))
+    if not rows or not peers:
+        return False
+    width = 0.8 / len(peers)
+    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(rows) * len(peers) ** 0.5 + 3), 4.8))
+    for i, f in enumerate(peers):
+        xs = [j + (i - (len(peers) - 1) / 2) * width for j in range(len(rows))]
+        ax.bar(xs, [r.get(f, 0) or 0 for _, r in rows], width, label=f)
+    ax.axhline(1, color="black", lw=1)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)), [label for label, _ in rows],
+                  rotation=30 if len(rows) > 6 else 0, ha="right" if len(rows) > 6 else "center")
+    ax.set_ylabel(f"peer time / {doc['baseline']} time (log)")
+    ax.set_title(f"Above 1: minilstm is faster ({doc['device']}, {doc['threads']} threads"
+                 f"{', quick sizes' if doc['quick'] else ''})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(doc, out_dir):
+    """Writes latest[-gpu][-quick].json/.md and ratios[...].png into out_dir."""
+    os.makedirs(out_dir, exist_ok=True)
+    suffix = ("-gpu" if doc["device"] == "gpu" else "") + ("-quick" if doc["quick"] else "")
+    doc["ratios"] = {label: r for label, r in ratio_rows(doc)}
+    paths = [os.path.join(out_dir, f"latest{suffix}.json"), os.path.join(out_dir, f"latest{suffix}.md")]
+    with open(paths[0], "w") as f:
+        json.dump(doc, f, indent=1)
+    with open(paths[1], "w") as f:
+        f.write(markdown(doc))
+    png = os.path.join(out_dir, f"ratios{suffix}.png")
+    try:
+        if plot(doc, png):
+            paths.append(png)
+    except ImportError:
+        doc["notes"].append("matplotlib not installed: no ratios chart")
+    return paths

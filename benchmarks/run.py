@@ -1,0 +1,218 @@
+"""Times minilstm against its peers on workloads W0-W4 (see benchmarks/README.md).
+
+    python -m benchmarks.run                       # full CPU run, all installed frameworks
+    python -m benchmarks.run --quick               # smoke run with tiny sizes
+    python -m benchmarks.run --workloads W1,W3 --frameworks minilstm-numba,torch
+    python -m benchmarks.run --device gpu          # W1-W3 + DeepBench-style grid on a GPU
+
+Each (framework, workload) runs in a subprocess of its own with its threads
+pinned; results go to <out>/latest.json, latest.md and ratios.png.
+"""
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
+    sys.path.insert(0, ROOT)
+
+from benchmarks import frameworks, report, workloads  # noqa: E402
+
+PACKAGES = ("numpy", "numba", "minilstm", "keras", "tensorflow", "tensorflow-cpu", "jax",
+            "jaxlib", "torch", "cupy-cuda12x", "cupy-cuda11x", "matplotlib")
+
+
+def machine_info(threads):
+    import numpy as np
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # older numpy: no dict mode
+        blas = "unknown"
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads,
+            "platform": platform.platform(), "python": platform.python_version(),
+            "numpy_blas": blas, "packages": versions}
+
+
+def run_worker(args, framework, specs, timeout, env_extra=None, gemm=False):
+    """Runs one worker subprocess for `specs` (workloads, or the GEMM when gemm=True).
+
+    Returns {workload id: result}; a run killed after timeout x len(specs) seconds
+    keeps what it measured and marks the rest as timeouts; a crash is an error.
+    """
+    env = frameworks.environment(framework, args.threads, args.device)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    env.update(env_extra or {})
+    limit = timeout * max(1, len(specs))
+    with tempfile.TemporaryDirectory() as tmp:
+        result, log_path = os.path.join(tmp, "result.json"), os.path.join(tmp, "log.txt")
+        launched = time.time()
+        cmd = [sys.executable, "-m", "benchmarks.frameworks", "--result", result,
+               "--device", args.device, "--threads", str(args.threads),
+               "--launched", repr(launched), "--repeats", str(args.repeats),
+               "--shuffle", str(int(args.shuffle))]
+        cmd += ["--gemm"] if gemm else [
+            "--framework", framework, "--spec", json.dumps([w.to_json() for w in specs])]
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                proc.wait(timeout=limit)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                timed_out = True
+        out = {}
+        if os.path.exists(result):
+            with open(result) as f:
+                out = json.load(f)
+        with open(log_path) as f:
+            tail = f.read().strip().splitlines()[-15:]
+    why = (f"killed after {limit:.0f} s (--max-seconds)" if timed_out else
+           tail[-1] if tail else f"exit code {proc.returncode}")
+    for key in ["gemm"] if gemm else [w.id for w in specs]:
+        rec = out.setdefault(key, {"status": "running", "repeats": []})
+        if rec["status"] == "running":
+            rec.update(status="timeout" if timed_out else "error", note=why)
+        if rec["status"] == "error" and not timed_out:
+            print(f"    {framework} {key} failed; last lines of its output:", *tail,
+                  sep="\n      ", file=sys.stderr)
+    return out
+
+
+def run_seed(args, framework, w, timeout):
+    """W0: every repeat is a fresh process running the seed script; numba also cold."""
+    runs, colds = [], []
+    for _ in range(args.repeats):
+        cache = tempfile.mkdtemp(prefix="numba-cache-") if framework == "minilstm-numba" else None
+        try:
+            env = {"NUMBA_CACHE_DIR": cache} if cache else None
+            if cache:  # an empty NUMBA_CACHE_DIR: compile from scratch, then reuse it
+                colds.append(run_worker(args, framework, [w], timeout, env)[w.id])
+            runs.append(run_worker(args, framework, [w], timeout, env)[w.id])
+        finally:
+            if cache:
+                shutil.rmtree(cache, ignore_errors=True)
+        if runs[-1]["status"] not in ("ok",):
+            break
+    out = dict(runs[-1])
+    for key in ("loss", "import_s", "build_s", "fit_s", "fit_warm_s", "process_s"):
+        values = [r[key] for r in runs if key in r]
+        if values:
+            out[key] = statistics.median(values)
+    out["losses"] = [r["loss"] for r in runs if "loss" in r]
+    cold = [r["process_s"] for r in colds if "process_s" in r]
+    if cold:
+        out["process_cold_s"] = statistics.median(cold)
+        out["fit_cold_s"] = statistics.median(r["fit_s"] for r in colds if "fit_s" in r)
+    out["repeats"] = [r["fit_warm_s"] for r in runs if "fit_warm_s" in r]
+    if out["status"] == "timeout" and "process_s" in out:
+        out["note"] += "; seed fit finished, the warm re-fit did not"
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--workloads", help="comma list of ids, e.g. W0,W1 (default: all for --device; "
+                                       "on gpu the grid ids start with G)")
+    p.add_argument("--frameworks", help="comma list (default: all for --device): "
+                                        + ", ".join(frameworks.FRAMEWORKS))
+    p.add_argument("--repeats", type=int, help="timed repeats per workload (default 3, quick 2)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the harness")
+    p.add_argument("--max-seconds", type=float,
+                   help="limit per framework and workload (default 900, quick 180); "
+                        "over it the run is killed and recorded as a timeout")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0))
+                   if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                   help="threads for every framework (default: this machine's cores)")
+    p.add_argument("--shuffle", action="store_true", help="fit with shuffle=True everywhere")
+    p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    args = p.parse_args(argv)
+    args.repeats = args.repeats or (2 if args.quick else 3)
+    timeout = args.max_seconds or (180 if args.quick else 900)
+
+    # Pin the parent too, before numpy loads, so the GEMM reference matches the workers.
+    os.environ.update({k: v for k, v in frameworks.environment(
+        "torch", args.threads, args.device, base={}).items() if k.endswith("_THREADS")})
+
+    all_w = workloads.for_device(args.device, args.quick)
+    wanted = args.workloads.split(",") if args.workloads else None
+    chosen_w = [w for w in all_w if wanted is None or w.id in wanted
+                or any(x.startswith("G") and w.id.startswith(x) for x in wanted)]
+    names = args.frameworks.split(",") if args.frameworks else frameworks.for_device(args.device)
+    unknown = [n for n in names if n not in frameworks.FRAMEWORKS]
+    if unknown or not chosen_w:
+        p.error(f"unknown framework(s) {unknown}" if unknown else f"no workload in {wanted}")
+
+    doc = {"device": args.device, "quick": args.quick, "repeats": args.repeats,
+           "threads": args.threads, "max_seconds": timeout, "shuffle": args.shuffle,
+           "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(args.threads),
+           "baseline": frameworks.BASELINE[args.device], "workloads": [w.to_json() for w in chosen_w],
+           "results": [], "notes": []}
+    print(f"machine: {doc['machine']['cpu']}, {args.threads} threads; measuring GEMM...", flush=True)
+    doc["gemm"] = run_worker(args, "torch", [], timeout, gemm=True)["gemm"]
+    print(f"  2048x2048 float32 matmul: {doc['gemm'].get('gflops', float('nan')):.1f} GFLOP/s",
+          flush=True)
+
+    skip = {}  # framework -> why it cannot run here
+    for name in names:
+        lacking = frameworks.missing(name)
+        if lacking:
+            skip[name] = f"not installed ({', '.join(lacking)})"
+            doc["notes"].append(f"{name}: skipped, {skip[name]}")
+    # The GPU grid runs as one process per framework (timeout per grid point);
+    # every other workload gets a process of its own.
+    grid = [w for w in chosen_w if w.id.startswith("G")]
+    groups = [[w] for w in chosen_w if w not in grid] + ([grid] if grid else [])
+    for group in groups:
+        for name in names:
+            if name in skip:
+                recs = {w.id: {"status": "skipped", "note": skip[name]} for w in group}
+            elif group[0].kind == "seed":
+                recs = {group[0].id: run_seed(args, name, group[0], timeout)}
+            else:
+                recs = run_worker(args, name, group, timeout)
+            for w in group:
+                rec = recs[w.id]
+                if rec["status"] == "skipped" and name not in skip:  # no GPU, no kernel set
+                    skip[name] = rec.get("note", "")
+                    doc["notes"].append(f"{name}: skipped, {skip[name]}")
+                rec.update(framework=name, workload=w.id)
+                report.annotate(rec, w, doc["gemm"].get("gflops"))
+                doc["results"].append(rec)
+                print("  " + report.progress_line(rec, w), flush=True)
+
+    paths = report.write(doc, args.out)
+    print()
+    print(report.markdown(doc))
+    print("wrote " + ", ".join(os.path.relpath(p_, os.getcwd()) for p_ in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
