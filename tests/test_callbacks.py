@@ -4,7 +4,6 @@ The clock is faked (`progbar.time`), so elapsed seconds and time per step are ex
 values are worked out by hand in each test from the rules in KERAS.md 7.1 and 9.
 """
 
-import doctest
 import types
 
 import numpy as np
@@ -704,12 +703,3 @@ def test_csv_logger(tmp_path):
             [{"loss": 1.0}])  # fmt: skip
     assert path.read_text().splitlines()[-1] == "0;1.0"
     assert path.read_text().count("epoch") == 1
-
-
-# --------------------------------------------------------------------------- docstrings
-
-
-@pytest.mark.parametrize("module", [callbacks_module, progbar_module])
-def test_docstring_examples_run(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
