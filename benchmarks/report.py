@@ -7,7 +7,7 @@ import statistics
 from .workloads import Workload
 
 
-def annotate(rec, w, gemm_gflops):
+def annotate(rec, w, gemm_gflops=None):
     """Adds median_s, value (in w.unit), GFLOP/s and % of the GEMM to a result."""
     rec["unit"] = w.unit
     if w.kind == "seed":
@@ -79,7 +79,9 @@ def markdown(doc):
            f"framework; medians of {doc['repeats']} repeats after a warm-up; shuffle="
            f"{doc['shuffle']}.  ",
            f"Reference GEMM (2048x2048 float32, {g.get('library', '?')}"
-           f"{', ' + g['gpu'] if g.get('gpu') else ''}): {_fmt(g.get('gflops'))} GFLOP/s.", ""]
+           f"{', ' + g['gpu'] if g.get('gpu') else ''}), the better of the runs at the start and "
+           f"end: {_fmt(g.get('gflops'))} GFLOP/s "
+           f"({', '.join(_fmt(x) for x in g.get('all_gflops', []))}).", ""]
     rows = ratio_rows(doc)
     peers = list(dict.fromkeys(f for _, r in rows for f in r))
     out += [f"## Ratios: peer time / {base} time (above 1: minilstm is faster)", "",

@@ -104,6 +104,13 @@ def run_worker(args, framework, specs, timeout, env_extra=None, gemm=False):
     return out
 
 
+def measure_gemm(args, timeout):
+    gemm = run_worker(args, "torch", [], timeout, gemm=True)["gemm"]
+    print(f"  2048x2048 float32 matmul: {gemm.get('gflops', float('nan')):.1f} GFLOP/s "
+          f"({gemm.get('library', gemm.get('note'))})", flush=True)
+    return gemm
+
+
 def run_seed(args, framework, w, timeout):
     """W0: every repeat is a fresh process running the seed script; numba also cold."""
     runs, colds = [], []
@@ -117,7 +124,7 @@ def run_seed(args, framework, w, timeout):
         finally:
             if cache:
                 shutil.rmtree(cache, ignore_errors=True)
-        if runs[-1]["status"] not in ("ok",):
+        if runs[-1]["status"] != "ok":
             break
     out = dict(runs[-1])
     for key in ("loss", "import_s", "build_s", "fit_s", "fit_warm_s", "process_s"):
@@ -175,9 +182,7 @@ def main(argv=None):
            "baseline": frameworks.BASELINE[args.device], "workloads": [w.to_json() for w in chosen_w],
            "results": [], "notes": []}
     print(f"machine: {doc['machine']['cpu']}, {args.threads} threads; measuring GEMM...", flush=True)
-    doc["gemm"] = run_worker(args, "torch", [], timeout, gemm=True)["gemm"]
-    print(f"  2048x2048 float32 matmul: {doc['gemm'].get('gflops', float('nan')):.1f} GFLOP/s",
-          flush=True)
+    gemms = [measure_gemm(args, timeout)]
 
     skip = {}  # framework -> why it cannot run here
     for name in names:
@@ -203,9 +208,18 @@ def main(argv=None):
                     skip[name] = rec.get("note", "")
                     doc["notes"].append(f"{name}: skipped, {skip[name]}")
                 rec.update(framework=name, workload=w.id)
-                report.annotate(rec, w, doc["gemm"].get("gflops"))
+                report.annotate(rec, w)
                 doc["results"].append(rec)
                 print("  " + report.progress_line(rec, w), flush=True)
+
+    # The GEMM again at the end; the better of the two is the machine's reference
+    # (a neighbour's load during one measurement should not flatter everyone).
+    gemms.append(measure_gemm(args, timeout))
+    doc["gemm"] = max(gemms, key=lambda g: g.get("gflops", 0))
+    doc["gemm"]["all_gflops"] = [g.get("gflops") for g in gemms]
+    by_id = {w.id: w for w in chosen_w}
+    for rec in doc["results"]:
+        report.annotate(rec, by_id[rec["workload"]], doc["gemm"].get("gflops"))
 
     paths = report.write(doc, args.out)
     print()
