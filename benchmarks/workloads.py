@@ -1,4 +1,4 @@
-"""Workload definitions (see /work/shared/BENCHMARKS.md) and their FLOP counts.
+"""Workload definitions (see the team's shared/BENCHMARKS.md) and their FLOP counts.
 
 Every workload is one model, LSTM(units) + Dense(1), trained with Adam on mse
 (or run with predict), on float32 data drawn from a seeded generator so every
