@@ -316,3 +316,21 @@ def test_terminate_on_nan_stops_mid_epoch():
     with np.errstate(all="ignore"):
         model.fit(x, y, batch_size=2, epochs=3, verbose=0, callbacks=[TerminateOnNaN(), counter])
     assert len(seen) < 18
+
+
+@pytest.mark.parametrize("floatx,rtol", [("float64", 1e-10), ("float32", 1e-5)])
+def test_fit_gives_the_same_weights_on_every_kernel_set(kernel_set, floatx, rtol):
+    """A few epochs of whole-model training: each kernel set lands where the reference does."""
+    backend.set_floatx(floatx)
+    x, y = regression_data(n=24, timesteps=5, features=2)
+    results = {}
+    for name in ("numpy", kernel_set):
+        backend.set_backend(name)
+        minilstm.utils.set_random_seed(3)
+        model = Sequential([LSTM(6, return_sequences=True, input_shape=(5, 2)),
+                            LSTM(4, go_backwards=True), Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+        results[name] = model.get_weights()
+    for reference, other in zip(results["numpy"], results[kernel_set]):
+        np.testing.assert_allclose(other, reference, rtol=rtol, atol=rtol)
