@@ -1,33 +1,60 @@
-"""The LSTM on the CPU with Numba: BLAS GEMMs plus fused, compiled gate loops.
+"""The LSTM on the CPU with Numba: per-chunk BLAS GEMMs plus fused, compiled gate loops.
 
 The equations, names and shapes are reference.py's; see there. This file only
 arranges the same work for speed:
 
-- The input projection of all T steps is one GEMM through NumPy's BLAS, in the
-  public wrapper (`x @ kernel`, (B*T, I) @ (I, 4H)).
-- One jitted time loop (`_forward_loop`) makes the one recurrent GEMM per step
-  (`np.dot(h_prev, recurrent_kernel, out)`: Numba calls BLAS) and then one
-  fused pass over (b, h) for the gate maths. Nothing in Python per step, and
-  every buffer is allocated before the loop.
+- Every step makes ONE GEMM, `z_t = [x_t | h_prev] @ [kernel; recurrent_kernel]`
+  ((B, I+H) @ (I+H, 4H)), with Numba's `np.dot` (it calls the BLAS that scipy
+  ships), then one fused, vectorised pass over each row for the gate maths.
+  Nothing runs in Python per step, and every buffer is allocated before the loop.
+- Backward walks the steps in reverse with one GEMM per step,
+  `[dx_t | dh_prev] = dz_t @ [kernel; recurrent_kernel]ᵀ`, and ends with one GEMM
+  for both weight gradients, `[x | h_prev]ᵀ @ dz` over all steps.
 - Derivatives are taken from the activated outputs (sigmoid y(1-y), tanh
-  1-y², ...), so the cache keeps the gates but not the pre-activations
-  (`cache.z` is None).
-- `_backward_loop` walks the steps in reverse with one GEMM per step for
-  dh_prev; after it, one GEMM each gives dkernel, drecurrent_kernel and dx.
+  1-y², ...), so the cache keeps the gates but not the pre-activations.
+
+All cores, without a sync per step: the batch is split into P chunks of rows
+(`_num_chunks`: P = `numba.get_num_threads()`, fewer so that a chunk keeps at
+least max(`_MIN_ROWS`, H/8) rows, and 1 for problems under `_MIN_PARALLEL_WORK`,
+such as W0 and W4, which then make no parallel launch at all). Rows of an LSTM
+never mix, so each chunk runs the whole computation for its rows, one chunk per
+thread under one `prange`: its own step GEMMs and gate loops, its own dx, and
+its own weight-gradient GEMM into a per-chunk buffer; the P partial sums are
+added after the loop. While the chunks call BLAS at the same time, every BLAS
+thread pool is held at one thread with threadpoolctl (the chunks are the
+threads; a multi-threaded BLAS under them would oversubscribe the cores), and
+put back as it was after the call. So the numba set needs threadpoolctl as
+well as scipy. A single-chunk call leaves BLAS alone, so its GEMMs may still
+use BLAS's own threads.
+
+The cache (`LSTMCache`) is private to this set except `hs` and `cs`:
+
+    x                  [B, T, I] the caller's x (input order, not reversed for
+                       go_backwards: the loops index x[:, T-1-t] instead)
+    h0, c0             [B, H]
+    kernel             [I, 4H]; recurrent_kernel [H, 4H]
+    hs, cs             [B, T, H] the returned arrays (processing order)
+    gates              [T, B, 4H] TIME-major activated gates i, f, g, o, so
+                       that a chunk's rows at step t, gates[t, lo:hi], are one
+                       contiguous GEMM output
+    z                  None
 
 exp and tanh are written out (`_exp_f32`, `_tanh_f64`, ...) instead of calling
 libm, because libm calls stop LLVM from vectorising the gate loops (about 20x
 slower). They are the Cephes polynomials, within 2 ulp of NumPy's. No
 `fastmath`: results stay within 1e-5 (float32) and 1e-10 (float64) of the
-reference.
+reference. Splitting the batch changes only the order in which the weight
+gradients are summed.
 
 To read the loops as plain Python, step through them in a debugger, or check
 them without compiling, run with `NUMBA_DISABLE_JIT=1` (slow: minutes, not
-milliseconds); `_exp` and `_tanh` are then NumPy's.
+milliseconds); `_exp` and `_tanh` are then NumPy's and `prange` is `range`.
 """
 
+import contextlib
 import importlib.util
 import math
+import threading
 
 import numpy as np
 
@@ -36,7 +63,7 @@ from .cache import LSTMCache, check_backward_inputs, check_forward_inputs
 NAME = "numba"
 
 try:
-    from numba import njit, types
+    from numba import get_num_threads, njit, prange, types
     from numba.extending import overload
 
     _NUMBA_ERROR = None
@@ -51,6 +78,7 @@ except ImportError as error:  # the set reports itself unavailable; nothing belo
 # error_model="numpy": a division by zero gives inf/nan instead of raising, which
 # is NumPy's behaviour and, without the zero checks, lets LLVM vectorise the loops.
 _jit = njit(cache=True, error_model="numpy")
+_jit_parallel = njit(cache=True, error_model="numpy", parallel=True)
 _overload_options = {"error_model": "numpy"}
 
 # Activations travel into the compiled loops as small integer codes.
@@ -62,6 +90,15 @@ _CODES = {
     "relu": RELU,
     "hard_sigmoid": HARD_SIGMOID,
 }
+
+# A chunk gets at least max(_MIN_ROWS, H // 8) rows. Each chunk's step GEMM packs
+# the whole (I+H, 4H) weight matrix again; for thin chunks and large H that costs
+# more than a second core gives back, and one chunk whose GEMMs use BLAS's own
+# threads is faster (measured on 2 cores: B=64 with H=512, B=32 with H=256).
+_MIN_ROWS = 8
+# Below this many multiply-adds per sequence (B*T*(I+H)*4H), one thread beats
+# waking the others (measured crossover ~0.8M on 2 cores; W0 and W4 are far below).
+_MIN_PARALLEL_WORK = 1 << 20
 
 
 def is_available():
@@ -76,11 +113,17 @@ def unavailable_reason():
     if importlib.util.find_spec("scipy") is None:
         # Numba's np.dot calls BLAS through scipy.linalg.cython_blas.
         return "numba's matrix products need scipy, which is not installed (pip install scipy)."
+    if importlib.util.find_spec("threadpoolctl") is None:
+        # It holds BLAS at one thread while the batch is split over the numba threads.
+        return (
+            "the numba kernel set needs threadpoolctl, which is not installed "
+            "(pip install threadpoolctl)."
+        )
     return ""
 
 
 # ----------------------------------------------------------------------------
-# Public wrappers: checks, the big GEMMs, and the calls into the compiled loops
+# Public wrappers: checks, buffers, and the calls into the compiled loops
 # ----------------------------------------------------------------------------
 
 
@@ -108,9 +151,9 @@ def lstm_forward(
     Returns:
         hs, cs: [B, T, H] hidden and cell state after each step (processing
             order), new C-contiguous arrays.
-        cache: an LSTMCache; pass it unchanged to `lstm_backward`. Its `x` is
-            a contiguous copy in processing order when go_backwards is set,
-            `gates` is [B, T, 4H] and `z` is None.
+        cache: an LSTMCache; pass it unchanged to `lstm_backward`. Its layout
+            is this set's own (module docstring): `x` in input order, `gates`
+            time-major [T, B, 4H], `z` None.
     """
     B, T, I, H = check_forward_inputs(
         x, h0, c0, kernel, recurrent_kernel, bias, activation, recurrent_activation
@@ -120,18 +163,21 @@ def lstm_forward(
             f"The 'numba' kernel set supports float32 and float64, got {x.dtype}. "
             "Use the 'numpy' backend (minilstm.backend.set_backend('numpy')) for other dtypes."
         )
-    if go_backwards:
-        x = x[:, ::-1]
     x, h0, c0, kernel, recurrent_kernel, bias = map(
         np.ascontiguousarray, (x, h0, c0, kernel, recurrent_kernel, bias)
     )
+    weights = np.concatenate((kernel, recurrent_kernel))  # (I+H, 4H)
+    hs = np.empty((B, T, H), x.dtype)
+    cs = np.empty((B, T, H), x.dtype)
+    gates = np.empty((T, B, 4 * H), x.dtype)
+    codes = (_CODES[activation], _CODES[recurrent_activation], go_backwards)
 
-    # The input part of z does not depend on h, so all steps take one GEMM.
-    # The buffer becomes the gates in place; the bias is added inside the loop.
-    gates = (x.reshape(B * T, I) @ kernel).reshape(B, T, 4 * H)  # (B, T, 4H)
-    hs, cs = _forward_loop(
-        gates, h0, c0, recurrent_kernel, bias, _CODES[activation], _CODES[recurrent_activation]
-    )
+    chunks = _num_chunks(B, T, I, H)
+    if chunks == 1:
+        _forward_rows(0, B, x, h0, c0, weights, bias, hs, cs, gates, *codes)
+    else:
+        with _parallel_blas_calls():
+            _forward_chunks(_bounds(B, chunks), x, h0, c0, weights, bias, hs, cs, gates, *codes)
 
     cache = LSTMCache(
         x=x,
@@ -161,164 +207,261 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
 
     Returns:
         dx [B, T, I] (in the caller's time order), dh0 [B, H], dc0 [B, H],
-        dkernel [I, 4H], drecurrent_kernel [H, 4H], dbias [4H]: new arrays.
+        dkernel [I, 4H], drecurrent_kernel [H, 4H], dbias [4H]: new arrays
+        (dkernel and drecurrent_kernel are the two row blocks of one buffer).
     """
     B, T, H = check_backward_inputs(dhs, dh_last, dc_last, cache)
+    I = cache.x.shape[2]
     dtype = cache.hs.dtype
-    # The loop carries dL/dh and dL/dc from step to step in these two buffers.
-    dh_next = np.zeros((B, H), dtype) if dh_last is None else np.array(dh_last, order="C")
-    dc_next = np.zeros((B, H), dtype) if dc_last is None else np.array(dc_last, order="C")
+    # The loops carry dL/dh and dL/dc from step to step in these two buffers.
+    dh = np.zeros((B, H), dtype) if dh_last is None else np.array(dh_last, order="C")
+    dc = np.zeros((B, H), dtype) if dc_last is None else np.array(dc_last, order="C")
     has_dhs = dhs is not None
     dhs = np.ascontiguousarray(dhs) if has_dhs else np.empty((0, 0, 0), dtype)
+    weights = np.concatenate((cache.kernel, cache.recurrent_kernel))  # (I+H, 4H)
+    dx = np.empty((B, T, I), dtype)
+    # Scratch for the weight-gradient GEMM, allocated here by NumPy: large blocks get
+    # huge pages and a reused heap, where allocating in the loops page-faulted each call.
+    xh_all, dz_all = np.empty(B * T * (I + H), dtype), np.empty(B * T * 4 * H, dtype)
+    args = (dhs, has_dhs, dh, dc, cache.x, cache.h0, cache.c0, cache.hs, cache.cs, cache.gates)
+    codes = (_CODES[cache.activation], _CODES[cache.recurrent_activation], cache.go_backwards)
 
-    dzs, h_prevs = _backward_loop(
-        dhs,
-        has_dhs,
-        dh_next,
-        dc_next,
-        cache.h0,
-        cache.c0,
-        cache.hs,
-        cache.cs,
-        cache.gates,
-        cache.recurrent_kernel,
-        _CODES[cache.activation],
-        _CODES[cache.recurrent_activation],
-    )
-
-    # Σ_t x_tᵀ·dz_t done as one matmul over all B*T rows; same for h_prev.
-    dz_rows = dzs.reshape(B * T, 4 * H)
-    I = cache.x.shape[2]
-    dkernel = cache.x.reshape(B * T, I).T @ dz_rows  # (I, 4H)
-    drecurrent_kernel = h_prevs.reshape(B * T, H).T @ dz_rows  # (H, 4H)
-    dbias = dz_rows.sum(axis=0)  # (4H,)
-    dx = (dz_rows @ cache.kernel.T).reshape(B, T, I)  # (B, T, I)
-    if cache.go_backwards:
-        dx = np.ascontiguousarray(dx[:, ::-1])
-    return dx, dh_next, dc_next, dkernel, drecurrent_kernel, dbias
+    chunks = _num_chunks(B, T, I, H)
+    if chunks == 1:
+        dweights, dbias = np.empty((I + H, 4 * H), dtype), np.empty(4 * H, dtype)
+        _backward_rows(0, B, *args, weights, xh_all, dz_all, dx, dweights, dbias, *codes)
+    else:
+        # One partial sum per chunk (no two threads add into one buffer), then the sum.
+        dweights, dbias = np.empty((chunks, I + H, 4 * H), dtype), np.empty((chunks, 4 * H), dtype)
+        with _parallel_blas_calls():
+            _backward_chunks(
+                _bounds(B, chunks), *args, weights, xh_all, dz_all, dx, dweights, dbias, *codes
+            )
+        dweights, dbias = dweights.sum(axis=0), dbias.sum(axis=0)
+    return dx, dh, dc, dweights[:I], dweights[I:], dbias
 
 
 # ----------------------------------------------------------------------------
-# Compiled time loops
+# Splitting the batch over the threads
+# ----------------------------------------------------------------------------
+
+_PARALLEL_LOCK = threading.Lock()  # one split call at a time: they each use every core
+_BLAS_POOLS = []  # the threadpoolctl controller, made on the first split call
+
+
+def _num_chunks(B, T, I, H):
+    """How many row chunks to run at once: 1 (no parallel launch) for small problems."""
+    if B * T * (I + H) * 4 * H < _MIN_PARALLEL_WORK:
+        return 1
+    return max(1, min(get_num_threads(), B // max(_MIN_ROWS, H // 8)))
+
+
+def _bounds(B, chunks):
+    """[chunks + 1] row bounds: chunk p is rows bounds[p]:bounds[p+1], sizes within 1."""
+    return np.array([B * p // chunks for p in range(chunks + 1)], np.int64)
+
+
+@contextlib.contextmanager
+def _parallel_blas_calls():
+    """Context for a split call: the lock, and every BLAS pool at one thread.
+
+    The chunks call BLAS from all numba threads at once; a BLAS that also
+    started its own threads would put two threads on each core. threadpoolctl
+    sets the pools of the BLAS libraries loaded in this process (scipy's, which
+    Numba's np.dot calls, and NumPy's, which the loops do not use) and restores
+    them on exit, so the rest of the program keeps its BLAS threads.
+    """
+    with _PARALLEL_LOCK:
+        if not _BLAS_POOLS:
+            import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS np.dot calls)
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_POOLS.append(ThreadpoolController())  # lists the loaded libraries once
+        with _BLAS_POOLS[0].limit(limits=1, user_api="blas"):
+            yield
+
+
+@_jit_parallel
+def _forward_chunks(bounds, x, h0, c0, weights, bias, hs, cs, gates, act_code, rec_code, reverse):
+    """_forward_rows for each chunk of rows bounds[p]:bounds[p+1], in parallel."""
+    for p in prange(bounds.size - 1):
+        _forward_rows(
+            bounds[p], bounds[p + 1], x, h0, c0, weights, bias, hs, cs, gates,
+            act_code, rec_code, reverse,
+        )  # fmt: skip
+
+
+@_jit_parallel
+def _backward_chunks(
+    bounds, dhs, has_dhs, dh, dc, x, h0, c0, hs, cs, gates, weights, xh_all, dz_all, dx,
+    dweights, dbias, act_code, rec_code, reverse,
+):  # fmt: skip
+    """_backward_rows for each chunk, in parallel; chunk p sums into dweights[p], dbias[p]."""
+    for p in prange(bounds.size - 1):
+        _backward_rows(
+            bounds[p], bounds[p + 1], dhs, has_dhs, dh, dc, x, h0, c0, hs, cs, gates, weights,
+            xh_all, dz_all, dx, dweights[p], dbias[p], act_code, rec_code, reverse,
+        )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------
+# Compiled time loops over one chunk of rows
 # ----------------------------------------------------------------------------
 
 
 @_jit
-def _forward_loop(gates, h0, c0, recurrent_kernel, bias, act_code, rec_code):
-    """The T steps of reference.lstm_forward, with the gate maths fused per row.
+def _forward_rows(lo, hi, x, h0, c0, weights, bias, hs, cs, gates, act_code, rec_code, reverse):
+    """The T steps of reference.lstm_forward for batch rows lo:hi.
 
     Args:
-        gates: [B, T, 4H] x_t @ kernel on entry; the activated gates i, f, g, o
-            on return (overwritten in place, this is the cache's `gates`).
-        h0, c0: [B, H] initial states (only read).
-        recurrent_kernel: [H, 4H]; bias: [4H].
+        lo, hi: the rows of this chunk; other rows are neither read nor written.
+        x: [B, T, I] in input order (step t reads x[:, T-1-t] when reverse).
+        h0, c0: [B, H] initial states. weights: [I+H, 4H], kernel stacked on
+            recurrent_kernel. bias: [4H]. All only read.
+        hs, cs: [B, T, H] outputs, written.
+        gates: [T, B, 4H] output, the activated gates i, f, g, o (time-major).
         act_code, rec_code: activation codes (LINEAR, SIGMOID, ...).
-
-    Returns:
-        hs, cs: [B, T, H] new arrays.
+        reverse: go_backwards.
     """
-    B, T, H4 = gates.shape
-    H = H4 // 4
-    hs = np.empty((B, T, H), gates.dtype)
-    cs = np.empty((B, T, H), gates.dtype)
-    h_state = h0.copy()  # (B, H) h_prev, contiguous for the recurrent GEMM
-    c_state = c0.copy()  # (B, H) c_prev
-    z_rec = np.empty((B, H4), gates.dtype)  # (B, 4H) h_prev @ recurrent_kernel
-    act_c = np.empty(H, gates.dtype)  # (H,) act(c) of one row
-    # Rows are 1-D views, indexed from 0: that lets LLVM vectorise every j loop.
+    T, I, H = x.shape[1], x.shape[2], hs.shape[2]
+    xh = np.empty((hi - lo, I + H), x.dtype)  # [x_t | h_prev] per row: the step GEMM's input
+    act_c = np.empty(H, x.dtype)  # (H,) act(c) of one row
+    for r in range(hi - lo):
+        _copy(h0[lo + r], xh[r, I:])
     for t in range(T):
-        np.dot(h_state, recurrent_kernel, z_rec)  # (B, 4H), BLAS
-        for b in range(B):
-            z, z_rec_b = gates[b, t], z_rec[b]  # (4H,) z becomes i, f, g, o in place
-            for k in range(H4):
-                z[k] = z[k] + bias[k] + z_rec_b[k]  # x_t @ kernel + bias + h_prev @ U
-            i, f, g, o = z[:H], z[H : 2 * H], z[2 * H : 3 * H], z[3 * H :]
-            _activate(rec_code, z[: 2 * H])  # i, f
-            _activate(act_code, g)
-            _activate(rec_code, o)
-            c_prev, h_prev, c, h = c_state[b], h_state[b], cs[b, t], hs[b, t]
-            for j in range(H):
-                c[j] = f[j] * c_prev[j] + i[j] * g[j]
-                c_prev[j] = c[j]
-                act_c[j] = c[j]
-            _activate(act_code, act_c)
-            for j in range(H):
-                h[j] = o[j] * act_c[j]
-                h_prev[j] = h[j]
-    return hs, cs
+        t_in = T - 1 - t if reverse else t
+        for r in range(hi - lo):
+            _copy(x[lo + r, t_in], xh[r, :I])
+        # z = x_t @ kernel + h_prev @ recurrent_kernel, straight into the gates buffer
+        np.dot(xh, weights, gates[t, lo:hi])  # (rows, 4H), BLAS
+        for r in range(hi - lo):
+            b = lo + r
+            c_prev = cs[b, t - 1] if t > 0 else c0[b]
+            _cell_forward(gates[t, b], bias, c_prev, cs[b, t], hs[b, t], xh[r, I:], act_c,
+                          act_code, rec_code)  # fmt: skip
 
 
 @_jit
-def _backward_loop(
-    dhs, has_dhs, dh_next, dc_next, h0, c0, hs, cs, gates, recurrent_kernel, act_code, rec_code
-):
-    """The reversed steps of reference.lstm_backward, fused per row.
+def _cell_forward(z, bias, c_prev, c, h, h_next, act_c, act_code, rec_code):
+    """One row of one step: z (4H,) becomes i, f, g, o in place; c, h (H,) written.
+
+    h is also copied into h_next, the h_prev slot of the next step's GEMM input.
+    Rows are 1-D views indexed from 0: that lets LLVM vectorise every loop.
+    """
+    H = c.size
+    for k in range(4 * H):
+        z[k] = z[k] + bias[k]
+    i, f, g, o = z[:H], z[H : 2 * H], z[2 * H : 3 * H], z[3 * H :]
+    _activate(rec_code, z[: 2 * H])  # i, f
+    _activate(act_code, g)
+    _activate(rec_code, o)
+    for j in range(H):
+        c[j] = f[j] * c_prev[j] + i[j] * g[j]
+        act_c[j] = c[j]
+    _activate(act_code, act_c)
+    for j in range(H):
+        h[j] = o[j] * act_c[j]
+        h_next[j] = h[j]
+
+
+@_jit
+def _backward_rows(
+    lo, hi, dhs, has_dhs, dh, dc, x, h0, c0, hs, cs, gates, weights, xh_all, dz_all, dx,
+    dweights, dbias, act_code, rec_code, reverse,
+):  # fmt: skip
+    """The reversed steps of reference.lstm_backward for batch rows lo:hi.
 
     Args:
+        lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, read only when has_dhs.
-        dh_next, dc_next: [B, H] dh_last and dc_last on entry, dh0 and dc0 on
-            return (updated in place: pass copies the caller owns).
-        h0, c0, hs, cs, gates, recurrent_kernel: from the cache, only read.
-        act_code, rec_code: activation codes.
-
-    Returns:
-        dzs: [B, T, 4H] gradients with respect to the pre-activations z.
-        h_prevs: [B, T, H] the h_prev of every step (h0, then hs[:, :-1]).
+        dh, dc: [B, H] dh_last and dc_last on entry, dh0 and dc0 on return
+            (rows lo:hi updated in place: pass arrays the caller owns).
+        x, h0, c0, hs, cs, gates: from the cache (layouts as lstm_forward's);
+            weights: [I+H, 4H] kernel stacked on recurrent_kernel. Only read.
+        xh_all: [B*T*(I+H)], dz_all: [B*T*4H] scratch; this chunk uses the block
+            from row lo*T on, as [T, rows, I+H] and [T, rows, 4H] (chunk-blocked,
+            time-major inside the block, so that one GEMM covers the chunk).
+        dx: [B, T, I] output, rows lo:hi written (input time order).
+        dweights: [I+H, 4H] and dbias: [4H], this chunk's sums, overwritten.
+        act_code, rec_code: activation codes. reverse: go_backwards.
     """
-    B, T, H = cs.shape
-    H4 = 4 * H
-    dzs = np.empty((B, T, H4), cs.dtype)
-    h_prevs = np.empty((B, T, H), cs.dtype)
-    dz_step = np.empty((B, H4), cs.dtype)  # (B, 4H) contiguous input of the per-step GEMM
-    act_c = np.empty(H, cs.dtype)  # (H,) act(c_t) of one row
-    dc_act = np.empty(H, cs.dtype)  # (H,) dh * o * act'(c_t) of one row
-    recurrent_kernel_t = recurrent_kernel.T  # (4H, H) view; BLAS transposes
+    T, I, H = x.shape[1], x.shape[2], hs.shape[2]
+    n = hi - lo
+    # [x_t | h_prev] and dL/dz of every step of this chunk: the two sides of dweights' GEMM
+    xh = xh_all[lo * T * (I + H) : hi * T * (I + H)].reshape(T, n, I + H)
+    dz = dz_all[lo * T * 4 * H : hi * T * 4 * H].reshape(T, n, 4 * H)
+    dxh = np.empty((n, I + H), x.dtype)  # [dx_t | dh] per row: the step GEMM's output
+    act_c = np.empty(H, x.dtype)  # (H,) act(c_t) of one row
+    dc_act = np.empty(H, x.dtype)  # (H,) dh * o * act'(c_t) of one row
+    dbias_t = np.empty(4 * H, x.dtype)  # (4H,) one step's sum, so rounding grows with n + T
+    for r in range(n):
+        _copy(dh[lo + r], dxh[r, I:])
+    dbias[:] = 0.0
     for step in range(T):
         t = T - 1 - step
-        for b in range(B):
-            y, dz = gates[b, t], dz_step[b]  # (4H,) i, f, g, o and their dz
-            i, f, g, o = y[:H], y[H : 2 * H], y[2 * H : 3 * H], y[3 * H :]
-            di, df, dg, do = dz[:H], dz[H : 2 * H], dz[2 * H : 3 * H], dz[3 * H :]
-            c, dh_next_b, dc_next_b = cs[b, t], dh_next[b], dc_next[b]
-            c_prev = cs[b, t - 1] if t > 0 else c0[b]  # (H,)
-            h_prev, h_prevs_bt = hs[b, t - 1] if t > 0 else h0[b], h_prevs[b, t]
-
-            # h = o * act(c)
-            for j in range(H):
-                act_c[j] = c[j]
-                h_prevs_bt[j] = h_prev[j]
-            _activate(act_code, act_c)
-            # h_t feeds both the output at step t and the next step: dh = dhs_t + dh_next.
+        t_in = T - 1 - t if reverse else t
+        dbias_t[:] = 0.0
+        for r in range(n):
+            b = lo + r
+            dh_t = dxh[r, I:]  # dh_next; h_t feeds both the output at step t and step t+1
             if has_dhs:
-                dhs_bt = dhs[b, t]
                 for j in range(H):
-                    do[j] = (dhs_bt[j] + dh_next_b[j]) * act_c[j]
-                    dc_act[j] = (dhs_bt[j] + dh_next_b[j]) * o[j]
-            else:
-                for j in range(H):
-                    do[j] = dh_next_b[j] * act_c[j]
-                    dc_act[j] = dh_next_b[j] * o[j]
-            _scale_by_derivative(act_code, dc_act, act_c)
+                    dh_t[j] = dhs[b, t, j] + dh_t[j]
+            c_prev = cs[b, t - 1] if t > 0 else c0[b]
+            _cell_backward(gates[t, b], cs[b, t], c_prev, dh_t, dc[b], dz[t, r], act_c, dc_act,
+                           act_code, rec_code)  # fmt: skip
+            _copy(x[b, t_in], xh[t, r, :I])
+            _copy(hs[b, t - 1] if t > 0 else h0[b], xh[t, r, I:])
+            dz_r = dz[t, r]
+            for k in range(4 * H):
+                dbias_t[k] += dz_r[k]
+        for k in range(4 * H):
+            dbias[k] += dbias_t[k]
+        # z = [x_t | h_prev] @ weights + bias  =>  [dx_t | dh_prev] = dz_t @ weightsᵀ
+        np.dot(dz[t], weights.T, dxh)  # (rows, I+H), BLAS
+        for r in range(n):
+            _copy(dxh[r, :I], dx[lo + r, t_in])
+    for r in range(n):
+        _copy(dxh[r, I:], dh[lo + r])
+    # Σ_t [x_t | h_prev]ᵀ·dz_t, one GEMM over all T*rows rows: dkernel on drecurrent_kernel
+    np.dot(xh.reshape(T * n, I + H).T, dz.reshape(T * n, 4 * H), dweights)
 
-            # c = f * c_prev + i * g
-            for j in range(H):
-                dc = dc_next_b[j] + dc_act[j]
-                df[j] = dc * c_prev[j]
-                di[j] = dc * g[j]
-                dg[j] = dc * i[j]
-                dc_next_b[j] = dc * f[j]  # dc_prev
 
-            # i, f, o = rec_act(zi, zf, zo); g = act(zg)
-            _scale_by_derivative(rec_code, dz[: 2 * H], y[: 2 * H])
-            _scale_by_derivative(act_code, dg, g)
-            _scale_by_derivative(rec_code, do, o)
-            dzs_bt = dzs[b, t]
-            for k in range(H4):
-                dzs_bt[k] = dz[k]
+@_jit
+def _cell_backward(y, c, c_prev, dh, dc_next, dz, act_c, dc_act, act_code, rec_code):
+    """One row of one step backwards: dz (4H,) written, dc_next (H,) becomes dc_prev.
 
-        # z = x_t @ kernel + h_prev @ recurrent_kernel + bias
-        np.dot(dz_step, recurrent_kernel_t, dh_next)  # (B, H), BLAS
-    return dzs, h_prevs
+    y: (4H,) the activated gates i, f, g, o; c, c_prev: (H,); dh: (H,) dL/dh_t.
+    """
+    H = c.size
+    i, f, g, o = y[:H], y[H : 2 * H], y[2 * H : 3 * H], y[3 * H :]
+    di, df, dg, do = dz[:H], dz[H : 2 * H], dz[2 * H : 3 * H], dz[3 * H :]
+    # h = o * act(c)
+    for j in range(H):
+        act_c[j] = c[j]
+    _activate(act_code, act_c)
+    for j in range(H):
+        do[j] = dh[j] * act_c[j]
+        dc_act[j] = dh[j] * o[j]
+    _scale_by_derivative(act_code, dc_act, act_c)
+    # c = f * c_prev + i * g
+    for j in range(H):
+        dc = dc_next[j] + dc_act[j]
+        df[j] = dc * c_prev[j]
+        di[j] = dc * g[j]
+        dg[j] = dc * i[j]
+        dc_next[j] = dc * f[j]  # dc_prev
+    # i, f, o = rec_act(zi, zf, zo); g = act(zg)
+    _scale_by_derivative(rec_code, dz[: 2 * H], y[: 2 * H])
+    _scale_by_derivative(act_code, dg, g)
+    _scale_by_derivative(rec_code, do, o)
+
+
+@_jit
+def _copy(src, dst):
+    """dst[:] = src for 1-D rows (a plain loop compiles much faster than slice assignment)."""
+    for k in range(dst.size):
+        dst[k] = src[k]
 
 
 # ----------------------------------------------------------------------------

@@ -359,6 +359,73 @@ def test_numba_rejects_other_float_types():
         kernels.get("numba").lstm_forward(*(arrays[n] for n in TENSORS))
 
 
+# --- the numba set's batch split -------------------------------------------------------
+
+NUMBA_ONLY = pytest.mark.skipif(
+    not kernels._module("numba").is_available(),
+    reason=kernels._module("numba").unavailable_reason(),
+)
+
+
+@NUMBA_ONLY
+@pytest.mark.parametrize("chunks", [2, 3])
+@DIRECTIONS
+@pytest.mark.parametrize(
+    "activation, recurrent_activation", [("tanh", "sigmoid"), ("relu", "hard_sigmoid")]
+)
+@DTYPES
+def test_numba_batch_split_matches_reference(
+    monkeypatch, dtype, activation, recurrent_activation, go_backwards, chunks
+):
+    """The parallel path (rows in chunks, one per thread, partial weight gradients
+    summed after) against the reference, with uneven chunks and missing upstream."""
+    cpu = kernels.get("numba")
+    monkeypatch.setattr(cpu, "_num_chunks", lambda *shape: chunks)
+    calls = []
+    for name in ("_forward_chunks", "_backward_chunks"):
+        split = getattr(cpu, name)
+        monkeypatch.setattr(cpu, name, lambda *a, _f=split, _n=name: calls.append(_n) or _f(*a))
+    options = {
+        "activation": activation,
+        "recurrent_activation": recurrent_activation,
+        "go_backwards": go_backwards,
+    }
+    for missing in [(), ("dhs", "dc_last")]:
+        arrays, upstream = _problem(dtype, 5, batch=7, timesteps=4, input_dim=3, units=5)
+        upstream = {n: None if n in missing else v for n, v in upstream.items()}
+        expected, got, expected_grads, got_grads = _run("numba", arrays, upstream, **options)
+        for name, value, reference_value in zip(
+            ("hs", "cs") + GRADIENTS, (*got[:2], *got_grads), (*expected[:2], *expected_grads)
+        ):
+            _assert_close(name, value, reference_value, TOLERANCES[dtype])
+    assert calls == ["_forward_chunks", "_backward_chunks"] * 2
+    # Each chunk's work is fixed by its rows, so a repeat is bit-identical.
+    again = _run("numba", arrays, upstream, **options)
+    for a, b in zip((*got[:2], *got_grads), (*again[1][:2], *again[3])):
+        np.testing.assert_array_equal(a, b)
+
+
+@NUMBA_ONLY
+def test_numba_chunk_count_and_blas_threads_restored():
+    import numba
+    from threadpoolctl import threadpool_info
+
+    cpu = kernels.get("numba")
+    assert cpu._num_chunks(9, 1, 1, 10) == 1  # W0: no parallel launch
+    assert cpu._num_chunks(1, 5, 1, 32) == 1  # W4
+    assert cpu._num_chunks(64, 50, 32, 128) == min(numba.get_num_threads(), 4)  # W1
+    assert cpu._num_chunks(16, 50, 32, 512) == 1  # chunks too thin for the weights' size
+    # A problem big enough to split on its own; BLAS pools come back as they were.
+    assert cpu._num_chunks(64, 8, 8, 32) == min(numba.get_num_threads(), 8)
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    arrays, upstream = _problem(np.float32, 11, batch=64, timesteps=8, input_dim=8, units=32)
+    _, _, expected_grads, got_grads = _run("numba", arrays, upstream)
+    for name, got, expected in zip(GRADIENTS, got_grads, expected_grads):
+        _assert_close(name, got, expected, TOLERANCES[np.float32])
+    after = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    assert [lib for lib in after if lib in before] == before
+
+
 def test_import_without_numba():
     script = (
         "import sys\n"
