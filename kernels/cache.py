@@ -9,6 +9,12 @@ class LSTMCache(NamedTuple):
     Pass it unchanged from `lstm_forward` to `lstm_backward`. Shapes use
     B = batch, T = timesteps, I = input features, H = units. Time runs in
     processing order: reversed input order when `go_backwards` is set.
+
+    The layouts below are the reference's. `hs` and `cs` are the same in every
+    kernel set (they are also returned to the caller); the other fields are
+    private to the set that made the cache, which may store them in the
+    layout its loops want (the Numba and CuPy sets keep `gates` time-major,
+    [T, B, 4H]; see their module docstrings).
     """
 
     x: Any  # [B, T, I] inputs in processing order
