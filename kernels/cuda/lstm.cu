@@ -70,6 +70,19 @@ __device__ __forceinline__ T d_activate(const T y, const int code) {
   }
 }
 
+// Where the thread for entry (b, j) of the (B, H) arrays finds its four gates
+// in the (B, 4H) arrays: row b, then the i, f, g, o blocks of H entries each.
+struct GateOffsets {
+  int i, f, g, o;
+};
+
+__device__ __forceinline__ GateOffsets gate_offsets(const int index, const int H) {
+  const int b = index / H;
+  const int j = index - b * H;
+  const int row = b * 4 * H;
+  return {row + 0 * H + j, row + 1 * H + j, row + 2 * H + j, row + 3 * H + j};
+}
+
 // One forward step: the body of reference.lstm_forward's loop after the
 // recurrent matmul.
 template <typename T>
@@ -87,27 +100,21 @@ __device__ __forceinline__ void forward_step(
 {
   const int index = blockIdx.x * blockDim.x + threadIdx.x;  // b * H + j
   if (index >= B * H) return;
-  const int b = index / H;
-  const int j = index - b * H;
-  const int row = b * 4 * H;  // start of row b in the (B, 4H) arrays
+  const GateOffsets at = gate_offsets(index, H);
 
   // z = zx[:, t] + h_prev @ recurrent_kernel, split into i, f, g, o
-  const int ki = row + 0 * H + j;
-  const int kf = row + 1 * H + j;
-  const int kg = row + 2 * H + j;
-  const int ko = row + 3 * H + j;
-  const T i = activate(zx[ki] + zh[ki], recurrent_activation);
-  const T f = activate(zx[kf] + zh[kf], recurrent_activation);
-  const T g = activate(zx[kg] + zh[kg], activation);
-  const T o = activate(zx[ko] + zh[ko], recurrent_activation);
+  const T i = activate(zx[at.i] + zh[at.i], recurrent_activation);
+  const T f = activate(zx[at.f] + zh[at.f], recurrent_activation);
+  const T g = activate(zx[at.g] + zh[at.g], activation);
+  const T o = activate(zx[at.o] + zh[at.o], recurrent_activation);
 
   const T c_t = f * c_prev[index] + i * g;     // c = f * c_prev + i * g
   const T h_t = o * activate(c_t, activation);  // h = o * act(c)
 
-  gates[ki] = i;
-  gates[kf] = f;
-  gates[kg] = g;
-  gates[ko] = o;
+  gates[at.i] = i;
+  gates[at.f] = f;
+  gates[at.g] = g;
+  gates[at.o] = o;
   c[index] = c_t;
   h[index] = h_t;
 }
@@ -131,18 +138,12 @@ __device__ __forceinline__ void backward_step(
 {
   const int index = blockIdx.x * blockDim.x + threadIdx.x;  // b * H + j
   if (index >= B * H) return;
-  const int b = index / H;
-  const int j = index - b * H;
-  const int row = b * 4 * H;  // start of row b in the (B, 4H) arrays
+  const GateOffsets at = gate_offsets(index, H);
 
-  const int ki = row + 0 * H + j;
-  const int kf = row + 1 * H + j;
-  const int kg = row + 2 * H + j;
-  const int ko = row + 3 * H + j;
-  const T i = gates[ki];
-  const T f = gates[kf];
-  const T g = gates[kg];
-  const T o = gates[ko];
+  const T i = gates[at.i];
+  const T f = gates[at.f];
+  const T g = gates[at.g];
+  const T o = gates[at.o];
 
   // h_t feeds both the output at step t and the next step.
   const T dh = dhs_t[index] + dh_next[index];
@@ -159,10 +160,10 @@ __device__ __forceinline__ void backward_step(
   dc[index] = dc_t * f;  // dc_prev
 
   // i, f, o = rec_act(zi, zf, zo); g = act(zg)
-  dz[ki] = di * d_activate(i, recurrent_activation);
-  dz[kf] = df * d_activate(f, recurrent_activation);
-  dz[kg] = dg * d_activate(g, activation);
-  dz[ko] = d_o * d_activate(o, recurrent_activation);
+  dz[at.i] = di * d_activate(i, recurrent_activation);
+  dz[at.f] = df * d_activate(f, recurrent_activation);
+  dz[at.g] = dg * d_activate(g, activation);
+  dz[at.o] = d_o * d_activate(o, recurrent_activation);
 }
 
 // Entry points: the same parameters as forward_step / backward_step above.
