@@ -288,6 +288,8 @@ class Sequential:
 
         xp = backend.xp()
         x_dev, y_dev = xp.asarray(x), xp.asarray(y)  # on the device once for the whole fit
+        if validation is not None:
+            validation = tuple(xp.asarray(part) for part in validation)
         slices = data.batch_slices(len(x), batch_size)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
