@@ -334,3 +334,11 @@ def test_fit_gives_the_same_weights_on_every_kernel_set(kernel_set, floatx, rtol
         results[name] = model.get_weights()
     for reference, other in zip(results["numpy"], results[kernel_set]):
         np.testing.assert_allclose(other, reference, rtol=rtol, atol=rtol)
+
+
+def test_return_state_as_the_last_layer_predicts_output_h_and_c():
+    model = Sequential([LSTM(3, return_sequences=True, return_state=True, input_shape=(4, 2))])
+    x = np.random.default_rng(5).random((5, 4, 2)).astype("float32")
+    output, h, c = model.predict(x, batch_size=2, verbose=0)
+    assert output.shape == (5, 4, 3) and h.shape == c.shape == (5, 3)
+    np.testing.assert_array_equal(output[:, -1], h)
