@@ -103,6 +103,16 @@ def get(identifier):
     )
 
 
+def backward(activation, dy, x, y, layer_name):
+    """`activation.backward(dy, x, y)`, or a clear error for a plain callable without one."""
+    if not hasattr(activation, "backward"):
+        raise NotImplementedError(
+            f"Cannot train through the activation {activation!r} of layer '{layer_name}': it "
+            "has no `backward(dy, x, y)`. Use a built-in activation name."
+        )
+    return activation.backward(dy, x, y)
+
+
 def serialize(activation):
     """The name of an activation (its `__name__`)."""
     return getattr(activation, "__name__", repr(activation))

@@ -189,3 +189,11 @@ def test_activation_functions_match_keras_formulas():
     np.testing.assert_allclose(activations.relu(x), np.maximum(x, 0))
     s = activations.softmax(np.array([[1.0, 2.0, 3.0]]))
     np.testing.assert_allclose(s, np.exp([[1, 2, 3]]) / np.exp([1, 2, 3]).sum())
+
+
+@pytest.mark.parametrize("make_layer", [lambda f: Dense(2, activation=f), lambda f: Activation(f)])
+def test_training_through_a_plain_callable_activation_says_why_not(make_layer):
+    layer = make_layer(lambda v: v * 2)
+    layer(np.ones((3, 2)))  # forward works
+    with pytest.raises(NotImplementedError, match="Cannot train through the activation"):
+        layer.backward(np.ones((3, 2)))

@@ -31,13 +31,8 @@ class Activation(Layer):
 
     def backward(self, dy):
         x, y = self._cache
-        if not hasattr(self.activation, "backward"):
-            raise NotImplementedError(
-                f"Cannot train through the activation {self.activation!r} of layer "
-                f"'{self.name}': it has no `backward(dy, x, y)`. Use a built-in activation name."
-            )
         self.grads = []
-        return self.activation.backward(dy, x, y)
+        return activations.backward(self.activation, dy, x, y, self.name)
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}

@@ -73,12 +73,7 @@ class Dense(Layer):
 
     def backward(self, dy):
         x, z, y = self._cache
-        if not hasattr(self.activation, "backward"):
-            raise NotImplementedError(
-                f"Cannot train through the activation {self.activation!r} of layer "
-                f"'{self.name}': it has no `backward(dy, x, y)`. Use a built-in activation name."
-            )
-        dz = self.activation.backward(dy, z, y)
+        dz = activations.backward(self.activation, dy, z, y, self.name)
         dz_rows = dz.reshape(-1, self.units)
         dkernel = x.reshape(-1, x.shape[-1]).T @ dz_rows  # Σ over batch (and time) rows
         self.grads = [dkernel] + ([dz_rows.sum(axis=0)] if self.use_bias else [])
