@@ -11,8 +11,12 @@ import numpy as np
 from . import backend
 
 
-def as_array(value, argument, dtype=None):
-    """A host NumPy array of `value` (lists, pandas objects, device arrays)."""
+def as_array(value, argument, dtype=None, keep_integers=False):
+    """A host NumPy array of `value` (lists, pandas objects, device arrays).
+
+    Numeric values are cast to `dtype` when given, integers too unless
+    `keep_integers` (class labels); the NaN/inf check runs after the cast.
+    """
     if value is None:
         raise ValueError(f"`{argument}` is required. Received: {argument}=None")
     if hasattr(value, "to_numpy"):  # pandas DataFrame / Series
@@ -23,7 +27,8 @@ def as_array(value, argument, dtype=None):
             f"`{argument}` must be a numeric array; received an array of Python objects. "
             "Check that every row has the same length."
         )
-    if dtype is not None and value.dtype.kind in "fbiu":
+    castable = "fb" if keep_integers else "fbiu"
+    if dtype is not None and value.dtype.kind in castable:
         value = value.astype(dtype, copy=False)
     if value.dtype.kind == "f" and not np.isfinite(value).all():
         bad = int(np.size(value) - np.isfinite(value).sum())
@@ -36,10 +41,7 @@ def as_array(value, argument, dtype=None):
 
 def as_targets(y, floatx):
     """Targets as floatx, except integer class labels, which stay integers."""
-    y = as_array(y, "y")
-    if y.dtype.kind in "iu":
-        return y
-    return as_array(y, "y", floatx)
+    return as_array(y, "y", floatx, keep_integers=True)
 
 
 def check_lengths(x, y):
