@@ -259,6 +259,12 @@ class Sequential:
         logs.update({metric.name: metric.result() for metric in self._compiled_metrics})
         return logs
 
+    @staticmethod
+    def _result(logs):
+        """Keras's return value: the loss alone as a float, else [loss, *metrics]."""
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
     @property
     def metrics_names(self):
         return ["loss"] + [m if isinstance(m, str) else getattr(m, "name", str(m))
@@ -346,10 +352,7 @@ class Sequential:
         callback_list.on_test_begin()
         logs = self._evaluate_arrays(x, y, batch_size, callback_list)
         callback_list.on_test_end(logs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else self._result(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """Outputs for x as a NumPy array, computed batch by batch in inference mode."""
@@ -399,15 +402,13 @@ class Sequential:
         self._reset_trackers()
         xp = backend.xp()
         self._train_step(xp.asarray(x), xp.asarray(y))
-        values = list(self._logs().values())
-        return values[0] if len(values) == 1 else values
+        return self._result(self._logs())
 
     def test_on_batch(self, x, y):
         """Loss (or [loss, *metrics]) on one batch, without updating weights."""
         self._require_compiled("test_on_batch")
         x, y = self._prepare_xy(x, y)
-        values = list(self._evaluate_arrays(x, y, len(x)).values())
-        return values[0] if len(values) == 1 else values
+        return self._result(self._evaluate_arrays(x, y, len(x)))
 
     def predict_on_batch(self, x):
         """Outputs for one batch as a NumPy array."""
