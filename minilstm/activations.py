@@ -13,29 +13,14 @@ function works on numpy and cupy arrays alike.
 """
 
 from .backend import get_array_module
-
-
-class ElementwiseActivation:
-    """An activation applied entry by entry, with its derivative."""
-
-    def __init__(self, name, function, derivative):
-        self.__name__ = name
-        self._function = function
-        self._derivative = derivative
-
-    def __call__(self, x):
-        return self._function(get_array_module(x), x)
-
-    def grad(self, x, y):
-        """dy/dx entry by entry, given the input x and the output y."""
-        return self._derivative(get_array_module(x), x, y)
-
-    def backward(self, dy, x, y):
-        """Gradient with respect to x, given the gradient dy of the output."""
-        return dy * self.grad(x, y)
-
-    def __repr__(self):
-        return f"<activation {self.__name__}>"
+from .kernels.activations import (  # noqa: F401  (the one definition; re-exported)
+    ElementwiseActivation,
+    hard_sigmoid,
+    linear,
+    relu,
+    sigmoid,
+    tanh,
+)
 
 
 class Softmax:
@@ -56,24 +41,6 @@ class Softmax:
         return "<activation softmax>"
 
 
-def _sigmoid(xp, x):
-    # 1 / (1 + exp(-x)) written to avoid overflow warnings for large |x|.
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-sigmoid = ElementwiseActivation("sigmoid", _sigmoid, lambda xp, x, y: y * (1 - y))
-tanh = ElementwiseActivation("tanh", lambda xp, x: xp.tanh(x), lambda xp, x, y: 1 - y * y)
-relu = ElementwiseActivation(
-    "relu", lambda xp, x: xp.maximum(x, 0), lambda xp, x, y: (y > 0).astype(y.dtype)
-)
-linear = ElementwiseActivation("linear", lambda xp, x: x, lambda xp, x, y: xp.ones_like(y))
-hard_sigmoid = ElementwiseActivation(
-    "hard_sigmoid",
-    lambda xp, x: xp.clip(x / 6 + 0.5, 0, 1),
-    # slope 1/6 inside the linear piece, 0 where the clip is active
-    lambda xp, x, y: ((y > 0) & (y < 1)).astype(y.dtype) / 6,
-)
 softmax = Softmax()
 
 _BY_NAME = {fn.__name__: fn for fn in (linear, sigmoid, tanh, relu, hard_sigmoid, softmax)}

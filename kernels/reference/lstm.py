@@ -11,6 +11,9 @@ read to learn backpropagation through time (BPTT). The cell, per step t:
     h_t = o * activation(c_t)
 
 Shapes: B = batch, T = timesteps, I = input features, H = units.
+The optional masks (a padded step skipped, dropout of x_t and of h_prev in
+the recurrent product) are described in kernels/cache.py; their products are
+written once in _sequence.py.
 Weights use the Keras layout: kernel (I, 4H), recurrent_kernel (H, 4H),
 bias (4H,), each split into four H-wide blocks in the order i, f, c, o.
 """
@@ -18,21 +21,20 @@ bias (4H,), each split into four H-wide blocks in the order i, f, c, o.
 import numpy as np
 
 from ..activations import get as get_activation
-from .cache import LSTMCache, check_backward_inputs, check_forward_inputs
-
-NAME = "numpy"
-
-
-def is_available():
-    return True
-
-
-def unavailable_reason():
-    return ""
+from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
+from ._sequence import (
+    carry,
+    keep,
+    masked_matmul,
+    masked_matmul_grad_operand,
+    masked_matmul_grad_weights,
+    processing_order,
+)
 
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
-                 activation="tanh", recurrent_activation="sigmoid", go_backwards=False):
+                 activation="tanh", recurrent_activation="sigmoid", go_backwards=False,
+                 mask=None, dropout_mask=None, recurrent_dropout_mask=None):
     """Runs the LSTM over all T steps.
 
     Args:
@@ -42,6 +44,10 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
         activation, recurrent_activation: activation names ('tanh', 'sigmoid',
             'hard_sigmoid', 'relu', 'linear').
         go_backwards: process the sequence last step first.
+        mask: [B, T] bool or None; a False step carries h and c over.
+        dropout_mask: [1 or 4, B, I] or None, multiplies x_t.
+        recurrent_dropout_mask: [1 or 4, B, H] or None, multiplies h_prev
+            in the recurrent product.
 
     Returns:
         hs: [B, T, H] hidden state after each step (processing order).
@@ -49,14 +55,14 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
         cache: an LSTMCache; pass it unchanged to `lstm_backward`.
     """
     B, T, I, H = check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias,
-                                      activation, recurrent_activation)
+                                      activation, recurrent_activation, mask, dropout_mask,
+                                      recurrent_dropout_mask)
     act = get_activation(activation)
     rec_act = get_activation(recurrent_activation)
-    if go_backwards:
-        x = x[:, ::-1]
+    x, mask = processing_order(x, mask, go_backwards)
 
     # The input part of z does not depend on h, so all steps take one matmul.
-    zx = x @ kernel + bias  # (B, T, 4H)
+    zx = masked_matmul(x, kernel, dropout_mask) + bias  # (B, T, 4H)
 
     hs = np.empty((B, T, H), dtype=x.dtype)
     cs = np.empty((B, T, H), dtype=x.dtype)
@@ -64,13 +70,17 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
     gates = np.empty((B, T, 4 * H), dtype=x.dtype)
     h_prev, c_prev = h0, c0
     for t in range(T):
-        z = zx[:, t] + h_prev @ recurrent_kernel  # (B, 4H)
+        z = zx[:, t] + masked_matmul(h_prev, recurrent_kernel, recurrent_dropout_mask)  # (B, 4H)
         i = rec_act(z[:, 0 * H:1 * H])  # (B, H) input gate
         f = rec_act(z[:, 1 * H:2 * H])  # (B, H) forget gate
         g = act(z[:, 2 * H:3 * H])  # (B, H) candidate cell
         o = rec_act(z[:, 3 * H:4 * H])  # (B, H) output gate
         c = f * c_prev + i * g  # (B, H)
         h = o * act(c)  # (B, H)
+
+        # A masked step keeps the previous states (and so outputs h_prev).
+        c = carry(keep(mask, t), c, c_prev)
+        h = carry(keep(mask, t), h, h_prev)
 
         zs[:, t] = z
         gates[:, t] = np.concatenate([i, f, g, o], axis=1)
@@ -80,7 +90,9 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
 
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
                       hs=hs, cs=cs, gates=gates, z=zs, activation=activation,
-                      recurrent_activation=recurrent_activation, go_backwards=go_backwards)
+                      recurrent_activation=recurrent_activation, go_backwards=go_backwards,
+                      mask=mask, dropout_mask=dropout_mask,
+                      recurrent_dropout_mask=recurrent_dropout_mask)
     return hs, cs, cache
 
 
@@ -103,8 +115,10 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     B, T, H = check_backward_inputs(dhs, dh_last, dc_last, cache)
     act = get_activation(cache.activation)
     rec_act = get_activation(cache.recurrent_activation)
-    x, hs, cs, gates, zs = cache.x, cache.hs, cache.cs, cache.gates, cache.z
+    x, hs, cs, gates, zs, mask = cache.x, cache.hs, cache.cs, cache.gates, cache.z, cache.mask
+    recurrent_masks = cache.recurrent_dropout_mask
     zeros = np.zeros((B, H), dtype=hs.dtype)
+    h_prevs = np.concatenate([cache.h0[:, None], hs[:, :-1]], axis=1)  # (B, T, H)
 
     dzs = np.empty((B, T, 4 * H), dtype=hs.dtype)
     dh_next = zeros if dh_last is None else dh_last  # dL/dh_t arriving from step t+1
@@ -117,11 +131,19 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
 
         # h_t feeds both the output at step t and the next step.
         dh = dh_next if dhs is None else dhs[:, t] + dh_next
+        dc_in = dc_next
+
+        # h = carry(mask, h_new, h_prev); c likewise: a masked step passes its
+        # gradients straight to the previous states, and none to the cell.
+        m = keep(mask, t)
+        dh_skip, dc_skip = (zeros, zeros) if m is None else (dh * ~m, dc_in * ~m)
+        if m is not None:
+            dh, dc_in = dh * m, dc_in * m
 
         # h = o * act(c)
         act_c = act(c)
         do = dh * act_c
-        dc = dc_next + dh * o * act.grad(c, act_c)
+        dc = dc_in + dh * o * act.grad(c, act_c)
 
         # c = f * c_prev + i * g
         df = dc * c_prev
@@ -137,17 +159,16 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
             do * rec_act.grad(zo, o),
         ], axis=1)
 
-        # z = x_t @ kernel + h_prev @ recurrent_kernel + bias
-        dh_next = dzs[:, t] @ cache.recurrent_kernel.T  # (B, H)
-        dc_next = dc_prev
+        # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
+        dh_prev = masked_matmul_grad_operand(dzs[:, t], cache.recurrent_kernel, recurrent_masks)
+        dh_next = dh_prev + dh_skip  # (B, H)
+        dc_next = dc_prev + dc_skip
 
     # Σ_t x_tᵀ·dz_t done as one matmul over all B*T rows; same for h_prev.
-    h_prevs = np.concatenate([cache.h0[:, None], hs[:, :-1]], axis=1)  # (B, T, H)
-    dz_rows = dzs.reshape(B * T, 4 * H)
-    dkernel = x.reshape(B * T, -1).T @ dz_rows  # (I, 4H)
-    drecurrent_kernel = h_prevs.reshape(B * T, H).T @ dz_rows  # (H, 4H)
-    dbias = dz_rows.sum(axis=0)  # (4H,)
-    dx = dzs @ cache.kernel.T  # (B, T, I)
+    dkernel = masked_matmul_grad_weights(dzs, x, cache.dropout_mask)  # (I, 4H)
+    drecurrent_kernel = masked_matmul_grad_weights(dzs, h_prevs, recurrent_masks)  # (H, 4H)
+    dx = masked_matmul_grad_operand(dzs, cache.kernel, cache.dropout_mask)  # (B, T, I)
+    dbias = dzs.reshape(B * T, 4 * H).sum(axis=0)  # (4H,)
     if cache.go_backwards:
         dx = dx[:, ::-1]
     return np.ascontiguousarray(dx), dh_next, dc_next, dkernel, drecurrent_kernel, dbias
