@@ -1,0 +1,195 @@
+"""One parity suite over cell x kernel set: LSTM, GRU and SimpleRNN, with every mask.
+
+Each fast kernel set must give the reference's state sequences and gradients
+(float32 within 1e-5, float64 within 1e-10 of the tensor's scale) with and
+without a sequence mask, a shared or per-gate dropout mask and a recurrent
+dropout mask, forwards and backwards. The reference itself is held to float64
+central differences (`gradcheck`), which parity then carries to the other sets.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from minilstm import backend, kernels
+from minilstm.kernels import reference
+from minilstm.kernels.activations import SUPPORTED
+from minilstm.kernels.gradcheck import (
+    CELLS,
+    backward,
+    forward,
+    gradient_names,
+    random_masks,
+    random_problem,
+)
+
+TOLERANCES = {np.float32: 1e-5, np.float64: 1e-10}
+# (cell, extra options): the GRU in both reset variants
+CELL_VARIANTS = [("lstm", {}), ("gru", {"reset_after": True}), ("gru", {"reset_after": False}),
+                 ("simple_rnn", {})]
+CELL_IDS = ["lstm", "gru", "gru-reset_before", "simple_rnn"]
+MASK_CASES = [
+    {},
+    {"mask": True},
+    {"dropout": True, "per_gate": False},
+    {"dropout": True, "recurrent_dropout": True},
+    {"mask": True, "dropout": True, "recurrent_dropout": True, "per_gate": False},
+    {"mask": True, "recurrent_dropout": True},
+]
+MASK_IDS = ["-".join(sorted(k for k, v in case.items() if v)) or "none" for case in MASK_CASES]
+
+
+def _device(kernel_set, array):
+    if array is None or kernel_set != "cupy" or not isinstance(array, np.ndarray):
+        return array
+    import cupy
+
+    return cupy.asarray(array)
+
+
+def _assert_close(name, got, expected, rtol):
+    got, expected = backend.to_numpy(got), np.asarray(expected)
+    assert got.shape == expected.shape, f"{name}: shape {got.shape} != {expected.shape}"
+    assert got.dtype == expected.dtype, f"{name}: dtype {got.dtype} != {expected.dtype}"
+    difference = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    assert float(difference.max(initial=0.0)) <= rtol * scale, (
+        f"{name}: max abs difference {difference.max():.3e} (tolerance {rtol} x scale {scale:.3g})"
+    )
+
+
+def _options(cell, variant, masks, activation="tanh", recurrent_activation="sigmoid",
+             go_backwards=False):
+    options = {"activation": activation, "go_backwards": go_backwards, **variant, **masks}
+    if "recurrent_activation" in CELLS[cell].activations:
+        options["recurrent_activation"] = recurrent_activation
+    return options
+
+
+def _compare_with_reference(kernel_set, cell, variant, dtype, seed, mask_case, sizes=None,
+                            missing=(), **activation_options):
+    rng = np.random.default_rng(seed)
+    sizes = sizes or tuple(int(v) for v in rng.integers(1, 6, size=4))
+    B, T, I, H = sizes
+    arrays, upstream = random_problem(B, T, I, H, seed, dtype=dtype, cell=cell,
+                                      reset_after=variant.get("reset_after", True))
+    if "relu" in activation_options.values() or "linear" in activation_options.values():
+        arrays = {k: (v * 0.5).astype(dtype) for k, v in arrays.items()}  # keep h bounded
+    masks = random_masks(B, T, I, H, seed, dtype=dtype, cell=cell, **mask_case)
+    options = _options(cell, variant, masks, **activation_options)
+    upstream = {k: None if k in missing else v for k, v in upstream.items()}
+
+    module = kernels.get(kernel_set)
+    expected, expected_cache = forward(reference, cell, arrays, **options)
+    got, got_cache = forward(module, cell, {k: _device(kernel_set, v) for k, v in arrays.items()},
+                             **{k: _device(kernel_set, v) for k, v in options.items()})
+    for name, g, e in zip(("hs", "cs"), got, expected):
+        _assert_close(name, g, e, TOLERANCES[dtype])
+    expected_grads = backward(reference, cell, upstream, expected_cache)
+    got_grads = backward(module, cell, {k: _device(kernel_set, v) for k, v in upstream.items()},
+                         got_cache)
+    for name, g, e in zip(gradient_names(cell), got_grads, expected_grads):
+        _assert_close(name, g, e, TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_cell_matches_reference(kernel_set, dtype, cell, variant, go_backwards, mask_case):
+    seed = 17 * CELL_IDS.index(CELL_IDS[CELL_VARIANTS.index((cell, variant))]) + len(mask_case)
+    _compare_with_reference(kernel_set, cell, variant, dtype, seed, mask_case,
+                            go_backwards=go_backwards)
+
+
+ACTIVATION_PAIRS = list(itertools.product(SUPPORTED, repeat=2))
+
+
+@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATION_PAIRS)
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS[1:], ids=CELL_IDS[1:])
+def test_every_activation_matches_reference(kernel_set, cell, variant, activation,
+                                            recurrent_activation):
+    if cell == "simple_rnn" and recurrent_activation != "tanh":
+        pytest.skip("SimpleRNN has no recurrent_activation")
+    seed = ACTIVATION_PAIRS.index((activation, recurrent_activation))
+    _compare_with_reference(kernel_set, cell, variant, np.float64, seed, {"mask": True},
+                            activation=activation, recurrent_activation=recurrent_activation)
+
+
+@pytest.mark.parametrize("sizes", [(1, 1, 1, 1), (3, 1, 2, 4), (1, 6, 1, 2), (7, 4, 3, 1)])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+def test_edge_sizes_and_missing_upstream(kernel_set, cell, variant, sizes):
+    last = CELLS[cell].last
+    for missing in [(), ("dhs",), last]:
+        _compare_with_reference(kernel_set, cell, variant, np.float32, sum(sizes), {"mask": True},
+                                sizes=sizes, missing=missing)
+
+
+def test_fully_masked_row_keeps_its_initial_state(kernel_set):
+    """A row whose every step is masked outputs h0 at every step, as Keras does."""
+    module = kernels.get(kernel_set)
+    for cell, variant in CELL_VARIANTS:
+        arrays, _ = random_problem(2, 3, 2, 3, seed=1, cell=cell,
+                                   reset_after=variant.get("reset_after", True))
+        mask = np.array([[False, False, False], [True, True, True]])
+        options = _options(cell, variant, {"mask": mask})
+        sequences, _ = forward(module, cell, {k: _device(kernel_set, v) for k, v in arrays.items()},
+                               **{k: _device(kernel_set, v) for k, v in options.items()})
+        hs = backend.to_numpy(sequences[0])
+        np.testing.assert_array_equal(hs[0], np.broadcast_to(arrays["h0"][0], (3, 3)))
+
+
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+@pytest.mark.parametrize("case", [{}, {"mask": True, "recurrent_dropout": True, "dropout": True},
+                                  {"go_backwards": True, "mask": True}], ids=["plain", "masks",
+                                                                              "backwards-mask"])
+def test_reference_gradients_by_finite_differences(cell, variant, case):
+    report = kernels.gradcheck(cell=cell, timesteps=4, batch=3, seed=11, **variant, **case)
+    assert report.ok, f"\n{report}"
+
+
+def test_fast_sets_gradients_by_finite_differences(kernel_set):
+    if kernel_set == "numpy":
+        pytest.skip("the reference is checked above")
+    for cell, variant in CELL_VARIANTS:
+        report = kernels.gradcheck(kernel_set, cell=cell, mask=True, recurrent_dropout=True,
+                                   dropout=True, seed=4, **variant)
+        assert report.ok, f"{cell} {variant}\n{report}"
+
+
+def test_backward_is_pure(kernel_set):
+    """Backward twice on one cache gives identical gradients and leaves the cache alone."""
+    module = kernels.get(kernel_set)
+    for cell, variant in CELL_VARIANTS:
+        arrays, upstream = random_problem(3, 4, 2, 3, seed=2, cell=cell,
+                                          reset_after=variant.get("reset_after", True))
+        masks = random_masks(3, 4, 2, 3, seed=2, cell=cell, mask=True, recurrent_dropout=True)
+        options = {k: _device(kernel_set, v) for k, v in _options(cell, variant, masks).items()}
+        _, cache = forward(module, cell, {k: _device(kernel_set, v) for k, v in arrays.items()},
+                           **options)
+        device_upstream = {k: _device(kernel_set, v) for k, v in upstream.items()}
+        first = [backend.to_numpy(g).copy() for g in backward(module, cell, device_upstream, cache)]
+        second = [backend.to_numpy(g) for g in backward(module, cell, device_upstream, cache)]
+        for name, a, b in zip(gradient_names(cell), first, second):
+            np.testing.assert_array_equal(a, b, err_msg=f"{cell}: {name}")
+
+
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+def test_boundary_errors_name_the_argument(kernel_set, cell, variant):
+    module = kernels.get(kernel_set)
+    arrays, _ = random_problem(2, 3, 2, 3, seed=0, cell=cell,
+                               reset_after=variant.get("reset_after", True))
+    G = CELLS[cell].gates
+    cases = {
+        "recurrent_kernel": dict(arrays, recurrent_kernel=np.zeros((3, G * 2))),
+        "mask": dict(arrays),
+        "recurrent_dropout_mask": dict(arrays),
+    }
+    extra = {"mask": {"mask": np.ones((2, 4), bool)},
+             "recurrent_dropout_mask": {"recurrent_dropout_mask": np.ones((2, 2, 3))}}
+    for name, bad in cases.items():
+        options = _options(cell, variant, extra.get(name, {}))
+        with pytest.raises(ValueError, match=name):
+            forward(module, cell, {k: _device(kernel_set, v) for k, v in bad.items()},
+                    **{k: _device(kernel_set, v) for k, v in options.items()})
