@@ -52,10 +52,10 @@ def check_lengths(x, y):
         )
 
 
-def lstm_input_message(shape):
-    """How to fix a non-3-D array fed to an LSTM, with the reshape spelled out."""
+def lstm_input_message(shape, layer="LSTM"):
+    """How to fix a non-3-D array fed to a recurrent layer, with the reshape spelled out."""
     shape = tuple(shape)
-    head = (f"LSTM expects 3-D input (samples, timesteps, features), but got an array of "
+    head = (f"{layer} expects 3-D input (samples, timesteps, features), but got an array of "
             f"shape {shape}.")
     if len(shape) == 1:
         return head + f" If each value is one sample, use x.reshape(({shape[0]}, 1, 1))."
@@ -76,10 +76,10 @@ def lstm_input_message(shape):
 
 def check_input_shape(x, expected, first_layer):
     """Checks x against the model's input shape (batch axis first, None = any)."""
-    from .layers.lstm import LSTM
+    from .layers.rnn import RNN
 
-    if isinstance(first_layer, LSTM) and x.ndim != 3:
-        raise ValueError(lstm_input_message(x.shape))
+    if isinstance(first_layer, RNN) and x.ndim != 3:
+        raise ValueError(lstm_input_message(x.shape, type(first_layer).__name__))
     if expected is None:
         return
     if x.ndim != len(expected):
@@ -123,7 +123,7 @@ def check_stateful_batches(n_samples, batch_size, static_batch, what):
         return
     if batch_size != static_batch:
         raise ValueError(
-            f"This model has a stateful LSTM built for batches of {static_batch} samples, but "
+            f"This model has a stateful recurrent layer built for batches of {static_batch} samples, but "
             f"{what} was called with batch_size={batch_size}. Pass batch_size={static_batch}."
         )
     if n_samples % static_batch:

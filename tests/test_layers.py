@@ -1,5 +1,7 @@
 """Layers: shapes, Keras weight layout and initialisation, and gradients by finite differences."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -96,8 +98,9 @@ def test_unknown_keyword_and_activation_errors():
 
 
 def test_stateful_lstm_needs_a_batch_size():
-    with pytest.raises(ValueError, match="batch_input_shape"):
-        LSTM(2, stateful=True, input_shape=(5, 1))
+    # Checked at build time, from the shape the layer receives (as Keras 3 does).
+    with pytest.raises(ValueError, match="batch size must be static.*batch_input_shape"):
+        Sequential([LSTM(2, stateful=True, input_shape=(5, 1))])
 
 
 def test_keras3_input_layer_declares_the_shape():
@@ -197,3 +200,11 @@ def test_training_through_a_plain_callable_activation_says_why_not(make_layer):
     layer(np.ones((3, 2)))  # forward works
     with pytest.raises(NotImplementedError, match="Cannot train through the activation"):
         layer.backward(np.ones((3, 2)))
+
+
+def test_default_names_follow_keras():
+    from minilstm.layers import GRU, SimpleRNN
+
+    for layer, stem in [(LSTM(2), "lstm"), (GRU(2), "gru"), (SimpleRNN(2), "simple_rnn"),
+                        (Dense(2), "dense"), (Dropout(0.1), "dropout")]:
+        assert re.fullmatch(stem + r"(_\d+)?", layer.name), layer.name

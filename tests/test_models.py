@@ -162,6 +162,8 @@ def test_summary_in_keras3_format(capsys):
     model.summary()
     out = capsys.readouterr().out
     lstm_name, dense_name = model.layers[0].name, model.layers[1].name
+    # Keras's default names: the class name in snake case, then a counter
+    assert re.fullmatch(r"lstm(_\d+)?", lstm_name) and re.fullmatch(r"dense(_\d+)?", dense_name)
     assert out.splitlines()[1] == "┏" + "━" * 33 + "┳" + "━" * 24 + "┳" + "━" * 15 + "┓"
     assert f"│ {lstm_name + ' (LSTM)':<31} │ (None, 32)             │         4,352 │" in out
     assert f"│ {dense_name + ' (Dense)':<31} │ (None, 1)              │            33 │" in out

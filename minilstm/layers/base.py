@@ -28,7 +28,12 @@ def _unique_name(prefix):
 
 
 def _snake_case(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's default-name rule: words split at case changes, acronyms kept whole.
+
+    'LSTM' -> 'lstm', 'SimpleRNN' -> 'simple_rnn', 'TimeDistributed' -> 'time_distributed'.
+    """
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _shape_tuple(value, argument):
