@@ -379,7 +379,7 @@ def test_numba_batch_split_matches_reference(
 ):
     """The parallel path (rows in chunks, one per thread, partial weight gradients
     summed after) against the reference, with uneven chunks and missing upstream."""
-    cpu = kernels.get("numba")
+    cpu = kernels.get("numba").lstm  # the private names live in the cell module
     monkeypatch.setattr(cpu, "_num_chunks", lambda *shape: chunks)
     calls = []
     for name in ("_forward_chunks", "_backward_chunks"):
@@ -410,7 +410,7 @@ def test_numba_chunk_count_and_blas_threads_restored():
     import numba
     from threadpoolctl import threadpool_info
 
-    cpu = kernels.get("numba")
+    cpu = kernels.get("numba").lstm  # the private names live in the cell module
     assert cpu._num_chunks(9, 1, 1, 10) == 1  # W0: no parallel launch
     assert cpu._num_chunks(1, 5, 1, 32) == 1  # W4
     assert cpu._num_chunks(64, 50, 32, 128) == min(numba.get_num_threads(), 4)  # W1

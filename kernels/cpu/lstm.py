@@ -58,7 +58,7 @@ import threading
 
 import numpy as np
 
-from .cache import LSTMCache, check_backward_inputs, check_forward_inputs
+from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
 
 NAME = "numba"
 
