@@ -1,5 +1,11 @@
 """The CuPy kernel set: parity with the reference on a CUDA device, and what can be
-checked without one (the CUDA source compiles, the set reports why it cannot run).
+checked without one (the CUDA sources compile, their Activation enum is
+kernels/activations.py's CODES, the set reports why it cannot run).
+
+Every cell's parity over masks and activations is tests/test_cells.py's (its
+kernel_set fixture includes 'cupy'); this file adds the LSTM's full activation
+matrix in float32, multi-block shapes for every cell, NaN propagation, and the
+device-only checks (TF32, contiguity, purity, boundary errors).
 
 On a machine without cupy or without a device every device test skips with the
 plain reason from `gpu.unavailable_reason()`.
@@ -14,6 +20,7 @@ import os
 os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
 
 import itertools
+import pathlib
 import re
 import shutil
 import subprocess
@@ -25,12 +32,25 @@ import pytest
 from minilstm import backend
 from minilstm.kernels import get as get_kernel_set
 from minilstm.kernels import gpu, gradcheck, reference
+from minilstm.kernels.activations import CODES
 from minilstm.kernels.cache import SUPPORTED_ACTIVATIONS
-from minilstm.kernels.gradcheck import random_problem
+from minilstm.kernels.gpu import _launch
+from minilstm.kernels.gradcheck import (
+    CELLS,
+    backward,
+    forward,
+    gradient_names,
+    random_masks,
+    random_problem,
+)
 
-CU_SOURCE = gpu._SOURCE_PATH
-ENTRY_POINTS = [f"lstm_{pass_}_step_{suffix}" for pass_ in ("forward", "backward")
-                for suffix in ("f32", "f64")]
+CUDA_DIR = pathlib.Path(_launch.CUDA_DIR)
+STEP_KERNELS = {
+    "lstm": ["lstm_forward_step", "lstm_backward_step"],
+    "gru": ["gru_forward_step", "gru_gates_step", "gru_candidate_step", "gru_backward_step",
+            "gru_backward_candidate_step", "gru_backward_reset_step"],
+    "simple_rnn": ["simple_rnn_forward_step", "simple_rnn_backward_step"],
+}
 TOLERANCES = {np.float32: 1e-5, np.float64: 1e-10}
 TENSORS = ("x", "h0", "c0", "kernel", "recurrent_kernel", "bias")
 GRADIENTS = ("dx", "dh0", "dc0", "dkernel", "drecurrent_kernel", "dbias")
@@ -61,38 +81,67 @@ def test_get_raises_with_the_reason():
         get_kernel_set("cupy")
 
 
-def test_activation_codes_match_the_cuda_enum():
-    with open(CU_SOURCE, encoding="utf-8") as source:
-        enum = re.search(r"enum Activation \{(.*?)\};", source.read(), re.DOTALL).group(1)
-    codes = {name.lower(): int(value)
-             for name, value in re.findall(r"([A-Z_]+) = (\d+)", enum)}
-    assert codes == gpu._ACTIVATION_CODES
-    assert set(codes) == set(SUPPORTED_ACTIVATIONS)
+def _enums():
+    """{file name: {name: code}} for every `enum Activation` under kernels/cuda."""
+    enums = {}
+    for path in sorted(CUDA_DIR.glob("*.cu*")):
+        for body in re.findall(r"enum Activation \{(.*?)\};", path.read_text(), re.DOTALL):
+            enums[path.name] = {name.lower(): int(value)
+                                for name, value in re.findall(r"([A-Z_]+) = (\d+)", body)}
+    return enums
+
+
+def test_activation_enum_is_kernels_activations_codes():
+    enums = _enums()
+    assert list(enums) == ["activations.cuh"], f"one enum, in the shared header: {list(enums)}"
+    assert enums["activations.cuh"] == CODES
+    assert set(CODES) == set(SUPPORTED_ACTIVATIONS)
+
+
+def test_cell_modules_pass_codes_not_a_private_table():
+    package = pathlib.Path(gpu.__file__).parent
+    for path in package.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"[\"']tanh[\"']\s*:\s*\d", text), f"{path.name}: a private code table"
+
+
+@pytest.mark.parametrize("cell", list(STEP_KERNELS))
+def test_nvrtc_source_is_one_self_contained_string(cell):
+    # NVRTC compiles the string _launch.source gives it; it has no include path.
+    code = _launch.source(cell)
+    assert not re.search(r"^\s*#\s*include", code, re.MULTILINE)
+    assert code.count("enum Activation {") == 1
+    for name in STEP_KERNELS[cell]:
+        assert f"{name}_##SUFFIX(" in code
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
-def test_cuda_source_compiles_cleanly(tmp_path):
-    cubin = tmp_path / "lstm.cubin"
+@pytest.mark.parametrize("cell", list(STEP_KERNELS))
+def test_cuda_source_compiles_cleanly(tmp_path, cell):
+    cubin = tmp_path / f"{cell}.cubin"
     result = subprocess.run(
         ["nvcc", "--cubin", "-arch=sm_90", "-std=c++14", "-Werror", "all-warnings",
-         "-o", str(cubin), CU_SOURCE],
+         "-Xptxas", "-v", "-o", str(cubin), str(CUDA_DIR / f"{cell}.cu")],
         check=False, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stderr.strip() == ""
+    assert "warning" not in result.stderr.lower(), result.stderr
+    spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", result.stderr)
+    assert spills and all(stores == loads == "0" for stores, loads in spills), result.stderr
     symbols = cubin.read_bytes()
-    for name in ENTRY_POINTS:
-        assert name.encode() in symbols, f"{name} missing from the cubin"
+    for name in STEP_KERNELS[cell]:
+        for suffix in ("f32", "f64"):
+            assert f"{name}_{suffix}".encode() in symbols, f"{name}_{suffix} missing from the cubin"
 
 
 # --- what needs a CUDA device ------------------------------------------------
 
 
 def _to_device(arrays):
-    """cupy copies of a dict of host arrays; None stays None."""
+    """cupy copies of the host arrays in a dict; other values (None, names) stay."""
     import cupy
 
-    return {name: None if value is None else cupy.asarray(value)
+    return {name: cupy.asarray(value) if isinstance(value, np.ndarray) else value
             for name, value in arrays.items()}
 
 
@@ -272,3 +321,59 @@ def test_model_trains_on_the_gpu_like_on_the_reference():
 
     history = gpu_model.fit(x, y, batch_size=8, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+CELL_VARIANTS = [("lstm", {}), ("gru", {"reset_after": True}), ("gru", {"reset_after": False}),
+                 ("simple_rnn", {})]
+CELL_IDS = ["lstm", "gru", "gru-reset_before", "simple_rnn"]
+
+
+def _cell_options(cell, variant, masks, activation="tanh"):
+    options = {"activation": activation, **variant, **masks}
+    if "recurrent_activation" in CELLS[cell].activations:
+        options["recurrent_activation"] = "sigmoid"
+    return options
+
+
+def _device_call(module, cell, arrays, options):
+    return forward(module, cell, _to_device(arrays), **_to_device(options))
+
+
+@needs_gpu
+@pytest.mark.parametrize("per_gate", [False, True], ids=["shared", "per_gate"])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+def test_every_cell_at_a_multi_block_shape_with_every_mask(cell, variant, per_gate):
+    # B * H = 19200 threads: many blocks and a partial last one; masks of every kind.
+    B, T, I, H = 64, 12, 33, 300
+    arrays, upstream = random_problem(B, T, I, H, seed=5, dtype=np.float32, cell=cell,
+                                      reset_after=variant.get("reset_after", True))
+    arrays["kernel"] = (arrays["kernel"] * 2 / np.sqrt(I)).astype(np.float32)
+    arrays["recurrent_kernel"] = (arrays["recurrent_kernel"] * 2 / np.sqrt(H)).astype(np.float32)
+    masks = random_masks(B, T, I, H, seed=5, dtype=np.float32, cell=cell, mask=True,
+                         dropout=True, recurrent_dropout=True, per_gate=per_gate)
+    options = _cell_options(cell, variant, masks)
+    expected, expected_cache = forward(reference, cell, arrays, **options)
+    got, got_cache = _device_call(gpu, cell, arrays, options)
+    for name, g, e in zip(("hs", "cs"), got, expected):
+        _assert_close(name, g, e, 1e-5)
+    expected_grads = backward(reference, cell, upstream, expected_cache)
+    got_grads = backward(gpu, cell, _to_device(upstream), got_cache)
+    for name, g, e in zip(gradient_names(cell), got_grads, expected_grads):
+        _assert_close(name, g, e, 1e-5)
+
+
+@needs_gpu
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+def test_nan_propagates_like_the_reference(cell, variant):
+    # relu(NaN) is NaN in NumPy (np.maximum); `x > 0 ? x : 0` would make it 0.
+    arrays, _ = random_problem(3, 4, 2, 5, seed=6, dtype=np.float32, cell=cell,
+                               reset_after=variant.get("reset_after", True))
+    arrays["x"][1, 2, 0] = np.nan
+    options = _cell_options(cell, variant, {}, activation="relu")
+    expected, _ = forward(reference, cell, arrays, **options)
+    got, _ = _device_call(gpu, cell, arrays, options)
+    for name, g, e in zip(("hs", "cs"), got, expected):
+        g = backend.to_numpy(g)
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(e), err_msg=f"{name}: NaN pattern")
+        assert np.isnan(e[1, 2:]).all(), "the test must put NaN in the reference's output"
+        _assert_close(name, np.nan_to_num(g), np.nan_to_num(e), 1e-5)
