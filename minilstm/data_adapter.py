@@ -52,6 +52,46 @@ def check_lengths(x, y):
         )
 
 
+def check_lengths_to(count, y):
+    """y holds `count` samples, as x does."""
+    if len(y) != count:
+        raise ValueError(
+            f"x and y must have the same number of samples. Received: {count} samples in x "
+            f"and y.shape={y.shape} ({len(y)} samples).")
+
+
+def check_lengths_all(xs):
+    """Every input array holds the same number of samples."""
+    counts = [len(x) for x in xs]
+    if len(set(counts)) > 1:
+        raise ValueError(f"All input arrays must have the same number of samples. Received "
+                         f"arrays of shapes {[x.shape for x in xs]}.")
+
+
+def unpack_validation(validation_data):
+    """(x_val, y_val) from `validation_data`, which Keras accepts as a 2- or 3-tuple."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError(
+            "`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
+            f"val_sample_weight). Received: a {type(validation_data).__name__} of length "
+            f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
+    if len(validation_data) == 3 and validation_data[2] is not None:
+        raise NotImplementedError("Validation sample weights are not supported yet; pass "
+                                  "validation_data=(x_val, y_val).")
+    return validation_data[0], validation_data[1]
+
+
+def split_validation_lists(xs, ys, validation_split):
+    """split_validation over lists of arrays (several inputs and outputs)."""
+    parts = [split_validation(x, x, validation_split) for x in xs]
+    targets = [split_validation(y, y, validation_split) for y in ys]
+    if parts[0][1] is None:
+        return (xs, ys), None
+    train = ([p[0][0] for p in parts], [t[0][0] for t in targets])
+    validation = ([p[1][0] for p in parts], [t[1][0] for t in targets])
+    return train, validation
+
+
 def lstm_input_message(shape, layer="LSTM"):
     """How to fix a non-3-D array fed to a recurrent layer, with the reshape spelled out."""
     shape = tuple(shape)

@@ -174,13 +174,11 @@ def test_whole_model_gradient_lstm_dense_activation_loss(loss_name):
     x, y = rng.standard_normal((5, 4, 2)), rng.random((5, 1))
 
     def scalar_loss():
-        return float(loss(y, model._forward(x, training=True)))
+        return float(loss(y, model(x, training=True)))
 
-    y_pred = model._forward(x, training=True)
-    dy = loss.gradient(y, y_pred)
-    for layer in reversed(model.layers):
-        dy = layer.backward(dy)
-    analytic = [g for layer in model.layers for g in layer.grads]
+    outputs, _ = model._graph.forward([x], training=True)
+    model._graph.backward([loss.gradient(y, outputs[0])])
+    analytic = [g for layer in model.layers for g in model._graph.layer_grads.get(layer, [])]
     for weight, grad in zip(model.weights, analytic):
         assert_gradient_close(grad, numerical_gradient(scalar_loss, weight))
 

@@ -20,11 +20,13 @@ class Activation(Layer):
     [[0.0, 2.0]]
     """
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         y = self.activation(x)
         self._cache = (x, y)
         return y

@@ -3,11 +3,20 @@
 A layer owns its weights (arrays of the active array module, updated in
 place by optimizers), and offers
 
-- `build(input_shape)`: creates the weights once the input shape is known;
-- `forward(x, training)`: returns the output and keeps what backward needs;
-- `backward(dy)`: returns dx and sets `self.grads`, aligned with
-  `self.trainable_weights`;
+- `build(input_shape)`: creates the weights once the input shape is known
+  (a list of shapes for layers that take several inputs);
+- `forward(inputs, training, mask)`: returns the output and keeps what
+  backward needs in `self._cache` (one attribute, so that a model can save
+  it per call when one layer is used at several places of a graph);
+- `backward(dy)`: returns dx (a list for several inputs) and sets
+  `self.grads`, aligned with `self.weights`;
+- `compute_output_shape(input_shape)` and `compute_mask(inputs, mask)`: what
+  a call returns, without running it (`supports_masking`: the mask passes
+  through unchanged);
 - `get_weights()` / `set_weights()` in Keras order and shapes.
+
+Called on arrays, a layer runs (`__call__`); called on symbolic tensors
+(`minilstm.Input`), it records a Node of the Functional API's graph.
 """
 
 import re
@@ -16,6 +25,7 @@ from collections import defaultdict
 import numpy as np
 
 from .. import backend
+from .node import KerasTensor, Node, is_symbolic
 
 _name_counts = defaultdict(int)
 
@@ -146,19 +156,82 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def forward(self, x, training=False):
+    supports_masking = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output: passed through when `supports_masking`, else dropped."""
+        return mask if self.supports_masking else None
+
+    def forward(self, x, training=False, mask=None):
         raise NotImplementedError
 
     def backward(self, dy):
         raise NotImplementedError
 
-    def __call__(self, x, training=False):
-        """Applies the layer to an array, building it on first use."""
+    def __call__(self, x, training=False, **kwargs):
+        """Applies the layer to an array (building it on first use), or records a graph node.
+
+        On KerasTensors (from `minilstm.Input` or another layer's symbolic call)
+        nothing runs: the layer is built for their shapes, and new KerasTensors
+        stand for its output.
+        """
+        if is_symbolic(x) or is_symbolic(list(kwargs.values())):
+            return self._symbolic_call(x, **kwargs)
         xp = backend.xp()
         x = xp.asarray(x, dtype=self.dtype or backend.floatx())
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
-        return self.forward(x, training=training)
+        return self.forward(x, training=training, **kwargs)
+
+    def _symbolic_call(self, inputs, initial_state=None, **kwargs):
+        """Builds the layer for the inputs' shapes and records the call as a Node."""
+        unknown = sorted(set(kwargs) - {"training", "mask"})
+        if unknown or initial_state is not None and not hasattr(self, "state_count"):
+            raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) cannot be called with "
+                            f"{unknown or ['initial_state']} on symbolic tensors.")
+        multiple = isinstance(inputs, (list, tuple))
+        tensors = list(inputs) if multiple else [inputs]
+        states = [] if initial_state is None else (
+            list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state])
+        for tensor in tensors + states:
+            if not isinstance(tensor, KerasTensor):
+                raise TypeError(
+                    f"Layer '{self.name}' was called on a mix of symbolic tensors and "
+                    f"{type(tensor).__name__}; every input of a graph call must come from "
+                    "`minilstm.Input` or another layer's output.")
+        shapes = [t.shape for t in tensors]
+        shape = shapes if multiple else shapes[0]
+        if not self.built:
+            self.build(shape)
+        else:
+            self._check_call_shape(shape)
+        node = Node(self, tensors, multiple, states, self.compute_output_shape(shape),
+                    self._output_dtype(tensors))
+        self._inbound_nodes = getattr(self, "_inbound_nodes", []) + [node]
+        return node.output_value()
+
+    def _check_call_shape(self, shape):
+        """A built layer called again (shared) must get the shape it was built for."""
+        built = self.input_shape
+        if isinstance(shape, list) or built is None or len(shape) != len(built):
+            return
+        for got, want in zip(shape[1:], built[1:]):
+            if want is not None and got is not None and got != want:
+                raise ValueError(
+                    f"Input 0 of layer '{self.name}' is incompatible with the layer: it was "
+                    f"built for inputs of shape {built}, but is now called on shape {shape}.")
+
+    def _output_dtype(self, inputs):
+        return self.dtype or backend.floatx()
+
+    def _unbuild(self):
+        """Back to before `build`: drops the weights (a rejected first fit leaves no trace)."""
+        for name in self._weight_names:
+            delattr(self, name)
+        self._weight_names = []
+        self.built = False
+        self.input_shape = self.output_shape = None
+        self._inbound_nodes = []
 
     def reset_states(self):
         """Only stateful recurrent layers have states; see LSTM.reset_states."""

@@ -29,6 +29,8 @@ class Dense(Layer):
     (4, 3)
     """
 
+    supports_masking = True
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
@@ -57,7 +59,7 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(
                 f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "

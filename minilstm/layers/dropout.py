@@ -18,6 +18,8 @@ class Dropout(Layer):
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
+    supports_masking = True
+
     def __init__(self, rate, **kwargs):
         if not 0 <= rate < 1:
             raise ValueError(
@@ -27,18 +29,18 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         self.rate = float(rate)
 
-    def forward(self, x, training=False):
-        self._mask = None
+    def forward(self, x, training=False, mask=None):
+        self._cache = None  # the scaled keep-mask of this call, or None
         if not training or self.rate == 0:
             return x
         xp = backend.get_array_module(x)
         keep = 1.0 - self.rate
-        self._mask = ((xp.random.random_sample(x.shape) < keep) / keep).astype(x.dtype)
-        return x * self._mask
+        self._cache = ((xp.random.random_sample(x.shape) < keep) / keep).astype(x.dtype)
+        return x * self._cache
 
     def backward(self, dy):
         self.grads = []
-        return dy if self._mask is None else dy * self._mask
+        return dy if self._cache is None else dy * self._cache
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate}

@@ -29,6 +29,7 @@ import numpy as np
 from .. import activations, backend
 from ..kernels.activations import SUPPORTED as KERNEL_ACTIVATIONS
 from .base import Layer
+from .node import is_symbolic
 
 _UNSUPPORTED_EXTRAS = (
     "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
@@ -173,9 +174,19 @@ class RNN(Layer):
 
     def compute_output_shape(self, input_shape):
         batch, timesteps = input_shape[0], input_shape[1]
-        if self.return_sequences:
-            return (batch, timesteps, self.units)
-        return (batch, self.units)
+        output = (batch, timesteps, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [output] + [(batch, self.units)] * self.state_count
+        return output
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras's rule: the input mask with return_sequences (in input order), else None."""
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * self.state_count
+        return output_mask
 
     def _bias(self):
         """The bias the kernels see: zeros of the right shape when use_bias=False."""
@@ -283,17 +294,18 @@ class RNN(Layer):
         mask = self._checked_mask(mask, x)
         states = self._initial_states(x, initial_state)
         dropout_mask, recurrent_dropout_mask = self._dropout_masks(x, training)
-        sequences, self._cache = self._kernel_forward(
+        sequences, kernel_cache = self._kernel_forward(
             backend.kernels(), x, states, mask=mask, dropout_mask=dropout_mask,
             recurrent_dropout_mask=recurrent_dropout_mask)
-        self._output_mask = None
+        output_mask = None  # [B, T, 1] in processing order, with zero_output_for_mask
         if mask is not None and self.zero_output_for_mask:
             steps = mask[:, ::-1] if self.go_backwards else mask
-            self._output_mask = steps[:, :, None].astype(x.dtype)
+            output_mask = steps[:, :, None].astype(x.dtype)
+        self._cache = (kernel_cache, output_mask)
         final_states = [sequence[:, -1].copy() for sequence in sequences]
         if self.stateful:
             self.states = [state.copy() for state in final_states]
-        outputs = sequences[0] if self._output_mask is None else sequences[0] * self._output_mask
+        outputs = sequences[0] if output_mask is None else sequences[0] * output_mask
         output = outputs if self.return_sequences else outputs[:, -1]
         return [output] + final_states if self.return_state else output
 
@@ -315,6 +327,7 @@ class RNN(Layer):
         mean zeros). The gradients of the initial states are kept in
         `initial_state_grads`.
         """
+        kernel_cache, output_mask = self._cache
         d_states = [None] * self.state_count
         if self.return_state and isinstance(dy, (list, tuple)):
             dy, *d_states = dy
@@ -323,12 +336,12 @@ class RNN(Layer):
         else:
             dhs = None
             if dy is not None:
-                d_last = dy if self._output_mask is None else dy * self._output_mask[:, -1]
+                d_last = dy if output_mask is None else dy * output_mask[:, -1]
                 d_states[0] = d_last if d_states[0] is None else d_states[0] + d_last
-        if dhs is not None and self._output_mask is not None:
-            dhs = dhs * self._output_mask
+        if dhs is not None and output_mask is not None:
+            dhs = dhs * output_mask
         dx, self.initial_state_grads, grads = self._kernel_backward(
-            backend.kernels(), dhs, d_states, self._cache)
+            backend.kernels(), dhs, d_states, kernel_cache)
         self.grads = grads if self.use_bias else grads[:-1]
         return dx
 
@@ -341,7 +354,9 @@ class RNN(Layer):
         raise NotImplementedError
 
     def __call__(self, x, training=False, mask=None, initial_state=None):
-        """Applies the layer to an array, building it on first use."""
+        """Applies the layer to an array (building it on first use), or records a graph node."""
+        if is_symbolic(x) or is_symbolic(initial_state):
+            return super().__call__(x, initial_state=initial_state)
         xp = backend.xp()
         x = xp.asarray(x, dtype=self.dtype or backend.floatx())
         if not self.built:

@@ -1,0 +1,138 @@
+"""Graph: the layer calls between a model's inputs and outputs, run forward and backward.
+
+The graph is found by walking back from the output tensors through the
+Nodes that layer calls recorded (`minilstm/layers/node.py`), and kept in
+topological order. Forward runs the nodes in that order on arrays, passing
+masks along (`compute_mask`); backward runs them in reverse, summing the
+gradients that reach one tensor from several consumers (fan-out) and the
+weight gradients of a layer called at several nodes (shared layers). A layer
+keeps what its backward needs in `_cache`, which is saved per node after each
+forward call and put back before that node's backward.
+"""
+
+from ..layers.input_layer import InputLayer
+
+
+def _add(table, tensor, value):
+    """table[tensor] += value, where None means 'no gradient yet'."""
+    if value is None:
+        return
+    key = id(tensor)
+    table[key] = value if table.get(key) is None else table[key] + value
+
+
+class Graph:
+    """The nodes from `inputs` to `outputs`, in an order every node's inputs come first.
+
+    Args:
+        inputs: the model's input KerasTensors (from `Input`).
+        outputs: the KerasTensors the model returns.
+    """
+
+    def __init__(self, inputs, outputs):
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        self.nodes = self._topological_order()
+        self.layers = []  # each layer once, in order of first use (InputLayers included)
+        for node in self.nodes:
+            if node.layer not in self.layers:
+                self.layers.append(node.layer)
+        self._saved = None
+        self.layer_grads = {}
+
+    def _topological_order(self):
+        order, done, active = [], set(), set()
+        input_ids = {id(t) for t in self.inputs}
+
+        def visit(tensor, consumer):
+            node = tensor.node
+            if node is None:
+                raise ValueError(f"{tensor} was not produced by a layer call or `Input`.")
+            if id(node) in done:
+                return
+            if id(node) in active:
+                raise ValueError("The layer graph has a cycle; a model must be acyclic.")
+            if isinstance(node.layer, InputLayer) and id(tensor) not in input_ids:
+                raise ValueError(
+                    f"Graph disconnected: cannot obtain value for tensor {tensor} at layer "
+                    f"'{consumer}'. The input '{node.layer.name}' is not one of the model's "
+                    "inputs: pass it in `Model(inputs=[...], ...)`.")
+            active.add(id(node))
+            for parent in node.parents:
+                visit(parent, node.layer.name)
+            active.discard(id(node))
+            done.add(id(node))
+            order.append(node)
+
+        for tensor in self.inputs:
+            if tensor.node is None or not isinstance(tensor.node.layer, InputLayer):
+                raise ValueError(
+                    f"Every model input must come from `minilstm.Input(...)`. Received: {tensor}")
+        for tensor in self.outputs:
+            visit(tensor, "the model's outputs")
+        return order
+
+    # -- forward ---------------------------------------------------------------------
+
+    def forward(self, arrays, training=False, masks=None):
+        """Runs every node on the input arrays: (outputs, output masks), lists."""
+        values, mask_of = {}, {}
+        for k, tensor in enumerate(self.inputs):
+            values[id(tensor)] = arrays[k]
+            mask_of[id(tensor)] = None if masks is None else masks[k]
+        saved = []
+        for node in self.nodes:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                saved.append(None)
+                continue
+            args = [values[id(t)] for t in node.inputs]
+            arg_masks = [mask_of[id(t)] for t in node.inputs]
+            x, mask = (args, arg_masks) if node.multiple_inputs else (args[0], arg_masks[0])
+            options = {}
+            if node.state_inputs:
+                options["initial_state"] = [values[id(t)] for t in node.state_inputs]
+            output = layer.forward(x, training=training, mask=mask, **options)
+            output_mask = layer.compute_mask(x, mask)
+            saved.append(getattr(layer, "_cache", None))
+            outputs = output if node.multiple_outputs else [output]
+            output_masks = (output_mask if isinstance(output_mask, list)
+                            else [output_mask] * len(outputs))
+            for tensor, value, value_mask in zip(node.outputs, outputs, output_masks):
+                values[id(tensor)] = value
+                mask_of[id(tensor)] = value_mask
+        self._saved = saved
+        return [values[id(t)] for t in self.outputs], [mask_of[id(t)] for t in self.outputs]
+
+    # -- backward --------------------------------------------------------------------
+
+    def backward(self, output_grads):
+        """Gradients of the inputs (list; None where none flows) from those of the outputs.
+
+        Fills `layer_grads`: layer -> gradients aligned with `layer.weights`, summed
+        over every node that calls the layer.
+        """
+        if self._saved is None:
+            raise RuntimeError("Graph.backward needs a forward(..., training=True) first.")
+        grads = {}
+        for tensor, grad in zip(self.outputs, output_grads):
+            _add(grads, tensor, grad)
+        self.layer_grads = {}
+        for node, cache in zip(reversed(self.nodes), reversed(self._saved)):
+            layer = node.layer
+            output_grads = [grads.get(id(t)) for t in node.outputs]
+            if isinstance(layer, InputLayer) or all(g is None for g in output_grads):
+                continue
+            layer._cache = cache
+            dx = layer.backward(output_grads if node.multiple_outputs else output_grads[0])
+            if layer.weights:
+                self._accumulate(layer, layer.grads)
+            for tensor, grad in zip(node.inputs, dx if node.multiple_inputs else [dx]):
+                _add(grads, tensor, grad)
+            for tensor, grad in zip(node.state_inputs, getattr(layer, "initial_state_grads", [])):
+                _add(grads, tensor, grad)
+        return [grads.get(id(t)) for t in self.inputs]
+
+    def _accumulate(self, layer, layer_grads):
+        previous = self.layer_grads.get(layer)
+        self.layer_grads[layer] = (list(layer_grads) if previous is None
+                                   else [a + b for a, b in zip(previous, layer_grads)])
