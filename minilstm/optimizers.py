@@ -8,6 +8,8 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from .backend import get_array_module
 
 
@@ -20,14 +22,99 @@ class _Default(float):
 _LR_SGD, _LR_ADAPTIVE = _Default(0.01), _Default(0.001)
 
 
+class ArgumentTypeError(TypeError, ValueError):
+    """A wrong type where Keras raises ValueError (`learning_rate`, SGD's `momentum`).
+
+    Catchable as TypeError, as for every wrong type in minilstm, and as the ValueError
+    that code written against Keras catches.
+    """
+
+
 def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def _number(name, value):
+def _interval_text(low, low_closed, high, high_closed):
+    if high is None:
+        return f"{'>=' if low_closed else '>'} {low:g}"
+    return f"in {'[' if low_closed else '('}{low:g}, {high:g}{']' if high_closed else ')'}"
+
+
+def _check_number(
+    owner, name, value, low, high=None, low_closed=False, high_closed=False, hint="",
+    type_error=TypeError,
+):
+    """`value` as a float, after checking it is a real number (not bool), finite, in range.
+
+    The messages name the argument, say what was expected and what was received, and end
+    with `hint`, how to fix it.
+    """
+    expected = _interval_text(low, low_closed, high, high_closed)
     if not _is_real(value):
-        raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
-    return float(value)
+        raise type_error(
+            f"{owner}: `{name}` must be a float {expected}, but got a "
+            f"{type(value).__name__}. Received: {name}={value!r}. {hint}".rstrip()
+        )
+    number = float(value)
+    in_range = (
+        math.isfinite(number)
+        and (number >= low if low_closed else number > low)
+        and (high is None or (number <= high if high_closed else number < high))
+    )
+    if not in_range:
+        raise ValueError(
+            f"{owner}: `{name}` must be a finite float {expected}. "
+            f"Received: {name}={value!r}. {hint}".rstrip()
+        )
+    return number
+
+
+def _check_bool(owner, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{owner}: `{name}` must be True or False. Received: {name}={value!r} "
+            f"(a {type(value).__name__}). Pass {name}=True or {name}=False."
+        )
+    return bool(value)
+
+
+def _check_learning_rate(owner, value, name="learning_rate"):
+    # Keras also takes a LearningRateSchedule or a callable; minilstm changes the rate from
+    # callbacks instead, so a callable is refused with a pointer to them.
+    if callable(value):
+        raise TypeError(
+            f"{owner}: `{name}` must be a float >= 0; minilstm has no learning-rate schedule "
+            f"objects. Received: {name}={value!r}. To change the rate during training, pass "
+            "`callbacks=[LearningRateScheduler(schedule)]` or `ReduceLROnPlateau()` to `fit`."
+        )
+    return _check_number(
+        owner, name, value, 0.0, low_closed=True, type_error=ArgumentTypeError,
+        hint=f"Pass a float such as {name}=0.001; NaN, infinite or negative rates cannot train.",
+    )
+
+
+def _check_momentum(owner, value, type_error=TypeError):
+    # Keras: "`momentum` must be a float between [0, 1]." minilstm also refuses 1, where the
+    # velocity never decays and every past gradient keeps pushing at full strength.
+    return _check_number(
+        owner, "momentum", value, 0.0, 1.0, low_closed=True, type_error=type_error,
+        hint="Use 0 for no momentum; 0.9 is common.",
+    )
+
+
+def _check_decay(owner, name, value):
+    return _check_number(
+        owner, name, value, 0.0, 1.0, low_closed=True,
+        hint="It is the decay rate of a running average: use a value such as 0.9 "
+        "(at 1 the average never moves; above 1 it grows without bound).",
+    )
+
+
+def _check_epsilon(owner, value):
+    return _check_number(
+        owner, "epsilon", value, 0.0,
+        hint="It keeps the division away from zero: use a small positive value such as 1e-07.",
+    )
 
 
 def _norm(grad):
@@ -42,13 +129,18 @@ class Optimizer:
     `update_step(param, grad, slots)`. `apply_gradients` clips the gradients, runs
     `update_step` for each parameter, then increments `iterations`.
 
+    Every argument is checked before anything is set or warned about: a number must be a
+    finite real (`True` is not a number) in its range, or the constructor raises ValueError
+    (TypeError for a wrong type) naming the argument, what it expected and what it got.
+
     Args:
-        learning_rate: A float, the step size, settable later. The Keras 2
-            spelling `lr=` is accepted as an alias.
+        learning_rate: A finite float >= 0, the step size, settable later (0 freezes the
+            weights). The Keras 2 spelling `lr=` is accepted as an alias.
         clipnorm: If set, each gradient is rescaled to an L2 norm of at most this.
         clipvalue: If set, gradient entries are clipped to `[-clipvalue, clipvalue]`.
         global_clipnorm: If set, all gradients are rescaled together to a joint
-            L2 norm of at most this.
+            L2 norm of at most this. The three clip arguments are finite floats > 0 or
+            None, and at most one may be set, as in Keras.
         name: The optimizer's name, by default its class name in lower case.
 
     >>> import numpy as np
@@ -68,31 +160,43 @@ class Optimizer:
         name=None,
         **kwargs,
     ):
+        owner = type(self).__name__
+        lr_name = "learning_rate"
         if "lr" in kwargs:  # Keras 2 spelling, a documented alias
             lr = kwargs.pop("lr")
             if not isinstance(learning_rate, _Default):
                 raise ValueError(
-                    "Pass either `learning_rate` or its Keras 2 alias `lr`, not both. "
-                    f"Received: learning_rate={float(learning_rate)!r}, lr={lr!r}"
+                    f"{owner}: pass either `learning_rate` or its Keras 2 alias `lr`, not both. "
+                    f"Received: learning_rate={learning_rate!r}, lr={lr!r}. Keep only "
+                    "`learning_rate=`."
                 )
-            learning_rate = lr
-        if "decay" in kwargs:
-            kwargs.pop("decay")
-            warnings.warn("Argument `decay` is no longer supported and will be ignored.")
+            learning_rate, lr_name = lr, "lr"
+        decay = kwargs.pop("decay", None)
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        learning_rate = _check_learning_rate(owner, learning_rate, lr_name)
         clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
         if sum(value is not None for value in clips.values()) > 1:
             received = ", ".join(f"{key}={value}" for key, value in clips.items())
             raise ValueError(
                 "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
-                f"Received: {received}"
+                f"Received: {received}. Keep one and leave the others at None."
             )
         for key, value in clips.items():
-            if value is not None and _number(key, value) <= 0:
-                raise ValueError(f"`{key}` must be positive. Received: {key}={value}")
+            if value is not None:
+                clips[key] = _check_number(
+                    owner, key, value, 0.0,
+                    hint=f"Pass a positive float such as {key}=1.0, or {key}=None for no clipping.",
+                )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"{owner}: `name` must be a string or None. Received: name={name!r}."
+            )
+        # Every argument is checked: only now warn and set attributes.
+        if decay is not None:
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.")
         self.learning_rate = learning_rate
-        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clips.values()
         self.name = name if name is not None else type(self).__name__.lower()
         self.iterations = 0
         self._slots = {}  # id(param) -> (param, {slot name: array}); holds param alive
@@ -103,10 +207,8 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        value = _number("learning_rate", value)
-        if value < 0:
-            raise ValueError(f"`learning_rate` must be >= 0. Received: learning_rate={value}")
-        self._learning_rate = value
+        # Set by callbacks too (LearningRateScheduler, ReduceLROnPlateau): 0 freezes training.
+        self._learning_rate = _check_learning_rate(type(self).__name__, value)
 
     def apply_gradients(self, grads_and_vars):
         """Applies one step: clip the gradients, update each parameter in place.
@@ -202,7 +304,7 @@ class SGD(Optimizer):
 
     Args:
         learning_rate: A float, defaults to 0.01.
-        momentum: A float in [0, 1] that accelerates descent along consistent
+        momentum: A float in [0, 1) that accelerates descent along consistent
             directions and damps oscillation. Defaults to 0, plain descent.
         nesterov: Whether to apply Nesterov momentum. Defaults to False.
         **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `name` (see `Optimizer`).
@@ -219,12 +321,10 @@ class SGD(Optimizer):
     _config_keys = ("momentum", "nesterov")
 
     def __init__(self, learning_rate=_LR_SGD, momentum=0.0, nesterov=False, **kwargs):
+        momentum = _check_momentum("SGD", momentum, type_error=ArgumentTypeError)
+        nesterov = _check_bool("SGD", "nesterov", nesterov)
         super().__init__(learning_rate, **kwargs)
-        if not _is_real(momentum) or not 0 <= momentum <= 1:
-            raise ValueError(
-                f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
-            )
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum, self.nesterov = momentum, nesterov
 
     def build_slots(self, param):
         xp = get_array_module(param)
@@ -252,9 +352,9 @@ class Adam(Optimizer):
 
     Args:
         learning_rate: A float, defaults to 0.001.
-        beta_1: Decay rate of the first-moment estimate. Defaults to 0.9.
-        beta_2: Decay rate of the second-moment estimate. Defaults to 0.999.
-        epsilon: Small constant for numerical stability. Defaults to 1e-7.
+        beta_1: Decay rate of the first-moment estimate, in [0, 1). Defaults to 0.9.
+        beta_2: Decay rate of the second-moment estimate, in [0, 1). Defaults to 0.999.
+        epsilon: Small constant > 0 for numerical stability. Defaults to 1e-7.
         amsgrad: Whether to use the AMSGrad variant, which divides by the
             largest `v` seen so far. Defaults to False.
         **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `name` (see `Optimizer`).
@@ -277,9 +377,11 @@ class Adam(Optimizer):
         amsgrad=False,
         **kwargs,
     ):
+        beta_1 = _check_decay("Adam", "beta_1", beta_1)
+        beta_2 = _check_decay("Adam", "beta_2", beta_2)
+        epsilon, amsgrad = _check_epsilon("Adam", epsilon), _check_bool("Adam", "amsgrad", amsgrad)
         super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2 = _number("beta_1", beta_1), _number("beta_2", beta_2)
-        self.epsilon, self.amsgrad = _number("epsilon", epsilon), bool(amsgrad)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
 
     def build_slots(self, param):
         xp = get_array_module(param)
@@ -309,9 +411,9 @@ class RMSprop(Optimizer):
 
     Args:
         learning_rate: A float, defaults to 0.001.
-        rho: Decay rate of the running mean square. Defaults to 0.9.
-        momentum: Momentum applied to the steps. Defaults to 0, none.
-        epsilon: Small constant for numerical stability. Defaults to 1e-7.
+        rho: Decay rate of the running mean square, in [0, 1). Defaults to 0.9.
+        momentum: Momentum applied to the steps, in [0, 1). Defaults to 0, none.
+        epsilon: Small constant > 0 for numerical stability. Defaults to 1e-7.
         centered: Whether to normalize by the estimated variance of the
             gradient instead of its mean square. Defaults to False.
         **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `name` (see `Optimizer`).
@@ -334,9 +436,11 @@ class RMSprop(Optimizer):
         centered=False,
         **kwargs,
     ):
+        rho, momentum = _check_decay("RMSprop", "rho", rho), _check_momentum("RMSprop", momentum)
+        epsilon = _check_epsilon("RMSprop", epsilon)
+        centered = _check_bool("RMSprop", "centered", centered)
         super().__init__(learning_rate, **kwargs)
-        self.rho, self.momentum = _number("rho", rho), _number("momentum", momentum)
-        self.epsilon, self.centered = _number("epsilon", epsilon), bool(centered)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def build_slots(self, param):
         xp = get_array_module(param)

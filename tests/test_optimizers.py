@@ -6,7 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from minilstm import optimizers
+from minilstm import backend, optimizers
+from minilstm.layers import LSTM, Dense
+from minilstm.models import Sequential
 from minilstm.optimizers import SGD, Adam, Optimizer, RMSprop
 
 W0 = np.array([[0.5, -1.25, 2.0], [0.0, 0.75, -0.3]])
@@ -122,23 +124,38 @@ def test_rmsprop_epsilon_inside_sqrt():
 
 
 @pytest.mark.parametrize(
-    "optimizer",
+    "make_optimizer",
     [
-        SGD(momentum=0.9, nesterov=True),
-        Adam(amsgrad=True),
-        RMSprop(centered=True, momentum=0.5),
+        lambda: SGD(momentum=0.9, nesterov=True),
+        lambda: Adam(amsgrad=True),
+        lambda: RMSprop(centered=True, momentum=0.5),
     ],
     ids=["sgd", "adam", "rmsprop"],
 )
-def test_float32_stays_float32_and_updates_in_place(optimizer):
-    w = W0.astype(np.float32)
-    view = w[...]
-    before = w.copy()
-    for g in GRADS:
-        optimizer.apply_gradients([(g.astype(np.float32), w)])
-    assert w.dtype == np.float32 and np.shares_memory(w, view)
-    assert not np.array_equal(w, before)
-    assert all(slot.dtype == np.float32 for slot in optimizer.slots_for(w).values())
+def test_float32_stays_float32_and_updates_in_place(make_optimizer):
+    # The optimizer must write into the layers' own arrays: a model's weight after a step is
+    # the very array object it held before, with new values, still float32, and the slots the
+    # optimizer keeps for that object are float32 too.
+    backend.set_floatx("float32")  # restored by conftest
+    model = Sequential([LSTM(3, input_shape=(4, 2)), Dense(1)])
+    optimizer = make_optimizer()
+    model.compile(optimizer=optimizer, loss="mse")
+    x = np.linspace(-1, 1, 5 * 4 * 2, dtype=np.float32).reshape(5, 4, 2)
+    y = np.linspace(0, 1, 5, dtype=np.float32).reshape(5, 1)
+    model.predict(x, verbose=0)  # builds the weights without training
+    arrays = [w for layer in model.layers for w in layer.trainable_weights]
+    before = [w.copy() for w in arrays]
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    after = [w for layer in model.layers for w in layer.trainable_weights]
+    assert len(after) == len(arrays) == 5  # kernel, recurrent_kernel, bias; kernel, bias
+    for array, now, old in zip(arrays, after, before):
+        assert now is array  # the same object: updated in place, not rebound
+        assert now.dtype == np.float32
+        assert not np.array_equal(now, old)
+        slots = optimizer.slots_for(now)
+        assert slots and all(slot.dtype == np.float32 for slot in slots.values())
+    assert optimizer.iterations == 3
     assert all(slot.dtype == np.float32 for slot in optimizer.variables)
 
 
@@ -314,10 +331,18 @@ def test_reset_drops_slots_and_iterations():
     assert optimizer.variables == []
 
 
-@pytest.mark.parametrize("momentum", [1.5, -0.1, "0.9"])
+@pytest.mark.parametrize("momentum", [1.5, -0.1, 1.0, float("nan"), "0.9"])
 def test_sgd_momentum_out_of_range(momentum):
-    with pytest.raises(ValueError, match=r"`momentum` must be a float between \[0, 1\]\."):
+    # Keras raises ValueError, also for a string; minilstm's error is a TypeError for a
+    # string and still a ValueError, so Keras code that catches ValueError keeps working.
+    with pytest.raises(ValueError, match=r"`momentum` must be a (finite )?float in \[0, 1\)"):
         SGD(momentum=momentum)
+
+
+def test_integer_hyperparameters_are_numbers():
+    # Keras 3 refuses SGD(momentum=0) (not a float); minilstm takes any real number but bool.
+    assert SGD(learning_rate=1, momentum=0).get_config()["momentum"] == 0.0
+    assert Adam(epsilon=1, beta_1=0).epsilon == 1.0
 
 
 def test_base_update_step_is_abstract():
