@@ -1,5 +1,8 @@
 """The Callback base class: hooks into `fit`, `evaluate` and `predict`."""
 
+import math
+import numbers
+
 import numpy as np
 
 
@@ -18,6 +21,82 @@ def _read_learning_rate(optimizer):
     # gives the same logged values and text (`learning_rate: 0.0010` for 0.001, and messages such
     # as "reducing learning rate to 0.00010000000474974513.").
     return float(np.float32(optimizer.learning_rate))
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_int(owner, name, value, minimum=0, allow_bool=False):
+    """`value` as an int >= `minimum`, checked in the constructor so that fit cannot fail later.
+
+    `bool` is not an integer here, except where Keras code commonly passes one (`verbose`).
+    """
+    if not (_is_int(value) or (allow_bool and isinstance(value, (bool, np.bool_)))):
+        hint = ""
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            hint = f" Pass {name}={int(value)} without quotes."
+        elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+            if math.isfinite(value) and float(value).is_integer():
+                hint = f" Pass {name}={int(value)}."
+        raise TypeError(
+            f"{owner}: `{name}` must be an integer >= {minimum}, but got a "
+            f"{type(value).__name__}. Received: {name}={value!r}.{hint}"
+        )
+    if value < minimum:
+        raise ValueError(
+            f"{owner}: `{name}` must be an integer >= {minimum}. Received: {name}={value!r}."
+        )
+    return int(value)
+
+
+def _check_float(owner, name, value, expected="", valid=lambda number: True, hint="",
+                 allow_none=False):
+    """`value` as a float: a real number (not bool, not a string), finite, with `valid(value)`.
+
+    `expected` words the range for the message ("> 0", "in (0, 1)"), `hint` how to fix it.
+    """
+    if value is None and allow_none:
+        return None
+    wanted = f"a finite number{' ' + expected if expected else ''}"
+    wanted += " or None" if allow_none else ""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        if isinstance(value, str):
+            try:
+                hint = f"Pass {name}={float(value)!r}, a number, not a string. {hint}"
+            except ValueError:
+                pass
+        raise TypeError(
+            f"{owner}: `{name}` must be {wanted}, but got a {type(value).__name__}. "
+            f"Received: {name}={value!r}. {hint}".rstrip()
+        )
+    number = float(value)
+    if not math.isfinite(number) or not valid(number):
+        raise ValueError(f"{owner}: `{name}` must be {wanted}. Received: {name}={value!r}. "
+                         f"{hint}".rstrip())
+    return number
+
+
+def _check_bool(owner, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{owner}: `{name}` must be True or False. Received: {name}={value!r} "
+            f"(a {type(value).__name__}). Pass {name}=True or {name}=False."
+        )
+    return bool(value)
+
+
+def _check_callable(owner, name, value, allow_none=False, signature=""):
+    if value is None and allow_none:
+        return None
+    if not callable(value):
+        expected = "a function" + (f" {signature}" if signature else "")
+        expected += " or None" if allow_none else ""
+        raise TypeError(
+            f"{owner}: `{name}` must be {expected}. Received: {name}={value!r} "
+            f"(a {type(value).__name__}, which cannot be called)."
+        )
+    return value
 
 
 def _pythonify(logs):

@@ -5,7 +5,13 @@ import math
 import numpy as np
 
 from ..progbar import print_msg
-from .callback import Callback, _read_learning_rate
+from .callback import (
+    Callback,
+    _check_bool,
+    _check_callable,
+    _check_int,
+    _read_learning_rate,
+)
 
 
 class TerminateOnNaN(Callback):
@@ -27,7 +33,7 @@ class TerminateOnNaN(Callback):
     """
 
     def __init__(self, raise_error=False):
-        self.raise_error = raise_error
+        self.raise_error = _check_bool("TerminateOnNaN", "raise_error", raise_error)
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -50,8 +56,9 @@ class LambdaCallback(Callback):
 
     Args:
         on_epoch_begin, on_epoch_end, on_train_begin, on_train_end, on_train_batch_begin,
-        on_train_batch_end: Functions called at those hooks. Each defaults to `None` (nothing).
-        **kwargs: Further hooks by name.
+        on_train_batch_end: Functions called at those hooks. Each defaults to `None` (nothing);
+            anything else that cannot be called raises TypeError here, not mid-training.
+        **kwargs: Further hooks by name, checked the same way.
 
     >>> lstm_resets = []
     >>> reset = LambdaCallback(on_epoch_end=lambda epoch, logs: lstm_resets.append(epoch))
@@ -77,7 +84,6 @@ class LambdaCallback(Callback):
                 f"LambdaCallback got unknown hook(s) {', '.join(unknown)}. "
                 f"Expected one of: {', '.join(hooks)}."
             )
-        self.__dict__.update(kwargs)
         named = {
             "on_epoch_begin": on_epoch_begin,
             "on_epoch_end": on_epoch_end,
@@ -86,6 +92,14 @@ class LambdaCallback(Callback):
             "on_train_batch_begin": on_train_batch_begin,
             "on_train_batch_end": on_train_batch_end,
         }
+        named.update((name, fn) for name, fn in kwargs.items() if name in hooks)
+        for name, fn in named.items():
+            signature = "(epoch, logs)" if "epoch" in name else "(logs)"
+            signature = "(batch, logs)" if "batch" in name else signature
+            _check_callable("LambdaCallback", name, fn, allow_none=True, signature=signature)
+        # Other keyword arguments become attributes, as in Keras; a hook left at None keeps the
+        # base class's no-op.
+        self.__dict__.update((name, value) for name, value in kwargs.items() if name not in hooks)
         self.__dict__.update((name, fn) for name, fn in named.items() if fn is not None)
 
 
@@ -97,6 +111,7 @@ class LearningRateScheduler(Callback):
 
     Args:
         schedule: Function of the epoch index (from 0) and the current rate, returning a float.
+            A non-callable raises TypeError here; what it returns is checked at each epoch.
         verbose: `1` prints each new rate. Defaults to `0`.
 
     >>> import types
@@ -110,8 +125,10 @@ class LearningRateScheduler(Callback):
     """
 
     def __init__(self, schedule, verbose=0):
-        self.schedule = schedule
-        self.verbose = verbose
+        self.schedule = _check_callable(
+            "LearningRateScheduler", "schedule", schedule, signature="schedule(epoch, lr)"
+        )
+        self.verbose = _check_int("LearningRateScheduler", "verbose", verbose, allow_bool=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = getattr(self.model, "optimizer", None)

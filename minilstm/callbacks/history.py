@@ -3,7 +3,7 @@
 import csv
 import os
 
-from .callback import Callback, _to_float
+from .callback import Callback, _check_bool, _to_float
 
 
 class History(Callback):
@@ -44,9 +44,12 @@ class CSVLogger(Callback):
     The columns are fixed by the first epoch; a missing value is written as `NA`.
 
     Args:
-        filename: Path of the CSV file.
-        separator: Column separator. Defaults to `","`.
+        filename: Path of the CSV file, a string or `os.PathLike`.
+        separator: Column separator, one character. Defaults to `","`.
         append: Whether to append to an existing file (no second header). Defaults to `False`.
+
+    The arguments are checked here, so a wrong type fails before training, not at the first
+    epoch end.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
@@ -59,9 +62,31 @@ class CSVLogger(Callback):
     """
 
     def __init__(self, filename, separator=",", append=False):
-        self.filename = os.fspath(filename)
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(
+                "CSVLogger: `filename` must be a path, a string or os.PathLike such as "
+                f"'training.csv'. Received: filename={filename!r} (a {type(filename).__name__})."
+            )
+        filename = os.fspath(filename)
+        if not isinstance(filename, str) or not filename:
+            raise ValueError(
+                "CSVLogger: `filename` must name a file, such as 'training.csv'. "
+                f"Received: filename={filename!r}."
+            )
+        if not isinstance(separator, str):
+            raise TypeError(
+                "CSVLogger: `separator` must be a one-character string such as ',' or ';'. "
+                f"Received: separator={separator!r} (a {type(separator).__name__})."
+            )
+        if len(separator) != 1:
+            raise ValueError(
+                "CSVLogger: `separator` must be a one-character string such as ',' or ';' "
+                "(Python's csv module writes one character between columns). "
+                f"Received: separator={separator!r}."
+            )
+        self.filename = filename
         self.sep = separator
-        self.append = append
+        self.append = _check_bool("CSVLogger", "append", append)
         self.keys = None
         self.writer = None
         self.csv_file = None

@@ -6,7 +6,13 @@ import warnings
 import numpy as np
 
 from ..progbar import print_msg
-from .callback import Callback, _read_learning_rate
+from .callback import (
+    Callback,
+    _check_bool,
+    _check_float,
+    _check_int,
+    _read_learning_rate,
+)
 
 _MAXIMIZED_SUFFIXES = (
     "accuracy",
@@ -33,9 +39,15 @@ class MonitorCallback(Callback):
 
     Args:
         monitor: Name of the logged quantity. Defaults to `"val_loss"`.
-        mode: `"auto"`, `"min"` or `"max"`; anything else warns and uses `"auto"`.
-        baseline: Initial best value, or `None`. Defaults to `None`.
-        min_delta: Smallest change that counts as an improvement. Defaults to `0`.
+        mode: `"auto"`, `"min"` or `"max"`; any other string warns and uses `"auto"`, as in
+            Keras.
+        baseline: Initial best value, a finite number or `None`. Defaults to `None`.
+        min_delta: Smallest change that counts as an improvement, a finite number (its absolute
+            value is used, as in Keras). Defaults to `0`.
+
+    The arguments are checked here, not at the first epoch end: a name that is not a string, a
+    `baseline` or `min_delta` given as a string, NaN or infinity raise TypeError / ValueError
+    naming the argument.
 
     >>> MonitorCallback("val_accuracy").monitor_op is operator.gt
     True
@@ -45,6 +57,24 @@ class MonitorCallback(Callback):
     _missing_message = "Metric `{monitor}` is not available. Available metrics are: {available}"
 
     def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0):
+        owner = type(self).__name__
+        if not isinstance(monitor, str):
+            raise TypeError(
+                f"{owner}: `monitor` must be the name of a logged quantity, a string such as "
+                f"'val_loss' or 'accuracy'. Received: monitor={monitor!r}."
+            )
+        if not isinstance(mode, str):
+            raise TypeError(
+                f"{owner}: `mode` must be one of 'auto', 'min', 'max'. Received: mode={mode!r}."
+            )
+        baseline = _check_float(
+            owner, "baseline", baseline, allow_none=True,
+            hint="The baseline is a value of the monitored quantity, such as baseline=0.5.",
+        )
+        min_delta = _check_float(
+            owner, "min_delta", min_delta,
+            hint="Pass the smallest change that counts as an improvement, such as min_delta=0.001.",
+        )
         if mode not in ("auto", "min", "max"):
             warnings.warn(
                 f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode. "
@@ -99,13 +129,13 @@ class EarlyStopping(MonitorCallback):
     Args:
         monitor: Quantity to be monitored. Defaults to `"val_loss"`.
         min_delta: Minimum change that counts as an improvement. Defaults to `0`.
-        patience: Epochs without improvement before stopping. Defaults to `0`.
+        patience: Epochs without improvement before stopping, an int >= 0. Defaults to `0`.
         verbose: `1` prints when stopping and restoring. Defaults to `0`.
         mode: `"auto"`, `"min"` or `"max"` (see `MonitorCallback`). Defaults to `"auto"`.
         baseline: Value the quantity must beat to reset `wait`. Defaults to `None`.
         restore_best_weights: Whether to restore, at the end of training, the weights of the epoch
             with the best value (via `model.get_weights` / `set_weights`). Defaults to `False`.
-        start_from_epoch: Epochs to skip before monitoring starts. Defaults to `0`.
+        start_from_epoch: Epochs to skip before monitoring starts, an int >= 0. Defaults to `0`.
 
     >>> import types
     >>> stopper = EarlyStopping(monitor="loss", patience=1)
@@ -135,6 +165,12 @@ class EarlyStopping(MonitorCallback):
         restore_best_weights=False,
         start_from_epoch=0,
     ):
+        patience = _check_int("EarlyStopping", "patience", patience)
+        verbose = _check_int("EarlyStopping", "verbose", verbose, allow_bool=True)
+        restore_best_weights = _check_bool(
+            "EarlyStopping", "restore_best_weights", restore_best_weights
+        )
+        start_from_epoch = _check_int("EarlyStopping", "start_from_epoch", start_from_epoch)
         super().__init__(monitor, mode, baseline, min_delta)
         self.patience = patience
         self.verbose = verbose
@@ -190,13 +226,13 @@ class ReduceLROnPlateau(MonitorCallback):
 
     Args:
         monitor: Quantity to be monitored. Defaults to `"val_loss"`.
-        factor: Factor below 1 to multiply the rate by. Defaults to `0.1`.
-        patience: Epochs without improvement before reducing. Defaults to `10`.
+        factor: Factor in (0, 1) to multiply the rate by. Defaults to `0.1`.
+        patience: Epochs without improvement before reducing, an int >= 0. Defaults to `10`.
         verbose: `1` prints each reduction. Defaults to `0`.
         mode: `"auto"`, `"min"` or `"max"` (see `MonitorCallback`). Defaults to `"auto"`.
         min_delta: Minimum change that counts as an improvement. Defaults to `1e-4`.
-        cooldown: Epochs to wait after a reduction. Defaults to `0`.
-        min_lr: Lower bound on the rate. Defaults to `0.0`.
+        cooldown: Epochs to wait after a reduction, an int >= 0. Defaults to `0`.
+        min_lr: Lower bound on the rate, a finite number >= 0. Defaults to `0.0`.
 
     >>> import types
     >>> model = types.SimpleNamespace(optimizer=types.SimpleNamespace(learning_rate=0.5))
@@ -225,10 +261,23 @@ class ReduceLROnPlateau(MonitorCallback):
         cooldown=0,
         min_lr=0.0,
     ):
-        if factor >= 1.0:
+        owner = "ReduceLROnPlateau"
+        factor = _check_float(
+            owner, "factor", factor, "in (0, 1)", lambda number: number > 0,
+            hint="The rate is multiplied by it on a plateau: use a value such as factor=0.1.",
+        )
+        if factor >= 1.0:  # Keras's check and text
             raise ValueError(
-                f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}"
+                f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}. "
+                "Use a factor below 1, such as 0.1 or 0.5, to lower the rate."
             )
+        patience = _check_int(owner, "patience", patience)
+        verbose = _check_int(owner, "verbose", verbose, allow_bool=True)
+        cooldown = _check_int(owner, "cooldown", cooldown)
+        min_lr = _check_float(
+            owner, "min_lr", min_lr, ">= 0", lambda number: number >= 0,
+            hint="It is the lowest rate to reduce to, such as min_lr=1e-6, or 0 for no bound.",
+        )
         super().__init__(monitor, mode, min_delta=min_delta)
         self.factor = factor
         self.patience = patience
