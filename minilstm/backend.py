@@ -19,7 +19,7 @@ import numpy as np
 
 from . import kernels as _kernel_registry
 
-_FLOATX_CHOICES = ("float16", "float32", "float64")
+_FLOATX_CHOICES = ("float32", "float64")  # float16: refused in set_floatx
 _EPSILON = 1e-7
 
 _floatx = "float32"
@@ -32,13 +32,33 @@ def floatx():
 
 
 def set_floatx(value):
-    """Sets the default float dtype ('float32', or 'float64' for gradient checks)."""
+    """Sets the default float dtype: 'float32', or 'float64' for gradient checks.
+
+    'float16' is refused: only the reference kernels could run it; the numba and cupy kernel
+    sets compute in float32 or float64.
+    """
     global _floatx
+    if not isinstance(value, str):
+        # np.float64 or np.dtype('float64') name a valid dtype: suggest its string.
+        name = getattr(value, "name", None) if isinstance(value, np.dtype) else None
+        name = name or getattr(value, "__name__", None)
+        hint = f" Pass set_floatx({name!r})." if name in _FLOATX_CHOICES else ""
+        raise TypeError(
+            "`set_floatx` expects the dtype's name as a string, 'float32' or 'float64'. "
+            f"Received: value={value!r} (a {type(value).__name__}).{hint}"
+        )
+    if value == "float16":
+        raise ValueError(
+            "minilstm does not support floatx 'float16': only the reference (numpy) kernels "
+            "could run it, while the numba and cupy kernel sets compute in float32 or float64. "
+            "Received: value='float16'. Use set_floatx('float32') (the default) or 'float64'."
+        )
     if value not in _FLOATX_CHOICES:
         raise ValueError(
-            f"Unknown floatx type: {value!r}. Expected one of {_FLOATX_CHOICES}."
+            f"Unknown floatx type: {value!r}. Expected one of {_FLOATX_CHOICES}. "
+            f"Received: value={value!r}."
         )
-    _floatx = str(value)
+    _floatx = value
 
 
 def epsilon():
