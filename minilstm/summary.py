@@ -17,25 +17,52 @@ def format_shape(shape):
         ",)" if len(shape) == 1 else ")")
 
 
+def _connections(model, layer):
+    """Keras's 'Connected to' cell: the tensors each call of the layer reads, name[node][index]."""
+    names = []
+    for node in getattr(model, "_graph").nodes:
+        if node.layer is layer:
+            for tensor in node.parents:
+                producer = tensor.node.layer
+                node_index = producer._inbound_nodes.index(tensor.node) \
+                    if tensor.node in getattr(producer, "_inbound_nodes", []) else 0
+                names.append(f"{producer.name}[{node_index}][{tensor.index}]")
+    return ", ".join(names) or "-"
+
+
+def _format_output_shape(shape):
+    if isinstance(shape, list):
+        return "[" + ", ".join(format_shape(s) for s in shape) + "]"
+    return format_shape(shape)
+
+
 def summary_lines(model):
-    """The lines of the summary table, without a trailing newline."""
-    header = ("Layer (type)", "Output Shape", "Param #")
+    """The lines of the summary table, without a trailing newline.
+
+    Sequential models get Keras 3's three columns; Functional models add
+    'Connected to'.
+    """
+    functional = type(model).__name__ != "Sequential" and getattr(model, "_graph", None)
+    header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if functional
+                                                            else ())
     rows = []
     for layer in model.layers:
         if layer.built:
-            rows.append((f"{layer.name} ({type(layer).__name__})",
-                         format_shape(layer.output_shape), f"{layer.count_params():,}"))
+            row_cells = (f"{layer.name} ({type(layer).__name__})",
+                         _format_output_shape(layer.output_shape), f"{layer.count_params():,}")
         else:
-            rows.append((f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)"))
-    widths = [max([31, 22, 13][k], *(len(r[k]) for r in rows + [header])) for k in range(3)]
+            row_cells = (f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)")
+        rows.append(row_cells + ((_connections(model, layer),) if functional else ()))
+    minimum = [31, 22, 13, 17][:len(header)]
+    widths = [max(minimum[k], *(len(r[k]) for r in rows + [header])) for k in range(len(header))]
 
     def rule(left, fill, mid, right):
         return left + mid.join(fill * (w + 2) for w in widths) + right
 
     def row(cells, bar):
-        left, middle, right = cells
-        return (f"{bar} {left:<{widths[0]}} {bar} {middle:<{widths[1]}} {bar} "
-                f"{right:>{widths[2]}} {bar}")
+        aligned = [f"{cell:>{w}}" if k == 2 else f"{cell:<{w}}"
+                   for k, (cell, w) in enumerate(zip(cells, widths))]
+        return f"{bar} " + f" {bar} ".join(aligned) + f" {bar}"
 
     lines = [f'Model: "{model.name}"', rule("┏", "━", "┳", "┓"), row(header, "┃"),
              rule("┡", "━", "╇", "┩")]
@@ -44,8 +71,8 @@ def summary_lines(model):
             lines.append(rule("├", "─", "┼", "┤"))
         lines.append(row(cells, "│"))
     lines.append(rule("└", "─", "┴", "┘"))
-    trainable = sum(layer.count_params() for layer in model.layers if layer.trainable)
-    total = sum(layer.count_params() for layer in model.layers)
+    total = sum(int(w.size) for w in model.weights)
+    trainable = sum(int(w.size) for w in model.trainable_weights)
     itemsize = model.dtype_itemsize()
     for label, count in (("Total", total), ("Trainable", trainable),
                          ("Non-trainable", total - trainable)):

@@ -115,9 +115,21 @@ class Layer:
         """The layer's weight arrays, in Keras order."""
         return [getattr(self, name) for name in self._weight_names]
 
+    def _trainable_flags(self):
+        """One bool per entry of `weights`: whether the optimizer may change it.
+
+        A layer with statistics that only its forward updates (BatchNormalization's
+        moving mean) marks those False.
+        """
+        return [self.trainable] * len(self.weights)
+
     @property
     def trainable_weights(self):
-        return self.weights if self.trainable else []
+        return [w for w, flag in zip(self.weights, self._trainable_flags()) if flag]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w, flag in zip(self.weights, self._trainable_flags()) if not flag]
 
     def get_weights(self):
         """Copies of the weights as NumPy arrays, in Keras order."""

@@ -133,20 +133,8 @@ class Model(Trainer, Layer):
 
     def _trainable_flags(self):
         """One bool per entry of `weights`: whether the optimizer may change it."""
-        flags = []
-        for layer in self.layers:
-            own = (layer._trainable_flags() if isinstance(layer, Model)
-                   else [layer.trainable] * len(layer.weights))
-            flags += [self.trainable and flag for flag in own]
-        return flags
-
-    @property
-    def trainable_weights(self):
-        return [w for w, flag in zip(self.weights, self._trainable_flags()) if flag]
-
-    @property
-    def non_trainable_weights(self):
-        return [w for w, flag in zip(self.weights, self._trainable_flags()) if not flag]
+        return [self.trainable and flag for layer in self.layers
+                for flag in layer._trainable_flags()]
 
     def get_weights(self):
         """All weights as NumPy arrays, layer by layer in Keras order."""

@@ -130,9 +130,8 @@ class Trainer:
         for layer in self.layers:
             if layer not in grads:
                 continue
-            flags = (layer._trainable_flags() if hasattr(layer, "_trainable_flags")
-                     else [layer.trainable] * len(layer.weights))
-            pairs += [(g, w) for g, w, flag in zip(grads[layer], layer.weights, flags)
+            pairs += [(g, w) for g, w, flag in zip(grads[layer], layer.weights,
+                                                   layer._trainable_flags())
                       if flag and self.trainable]
         return pairs
 
