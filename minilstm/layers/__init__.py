@@ -10,8 +10,9 @@ from .input_layer import Input, InputLayer
 from .lstm import LSTM
 from .rnn import RNN
 from .simple_rnn import SimpleRNN
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Activation", "Dense", "Dropout", "GRU", "Input", "InputLayer", "Layer", "LSTM", "RNN",
-    "SimpleRNN",
+    "Activation", "Bidirectional", "Dense", "Dropout", "GRU", "Input", "InputLayer", "Layer",
+    "LSTM", "RNN", "SimpleRNN", "TimeDistributed",
 ]

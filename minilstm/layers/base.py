@@ -57,6 +57,45 @@ def _shape_tuple(value, argument):
         raise TypeError(f"`{argument}` must be a tuple of integers. Received: {argument}={value!r}")
 
 
+def assign_weights(owner, current, weights):
+    """Copies `weights` into the arrays `current` in place, after checking all of them.
+
+    In place, so optimizer slots (keyed by the array) stay attached. Raises
+    ValueError/TypeError naming the weight before anything changes.
+    """
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"set_weights() on {owner} takes a list of arrays. Received: "
+                        f"{type(weights).__name__}")
+    weights = list(weights)
+    if len(weights) != len(current):
+        raise ValueError(
+            f"You called `set_weights(weights)` on {owner} with a weight list of length "
+            f"{len(weights)}, but it was expecting {len(current)} weights of shapes "
+            f"{[tuple(w.shape) for w in current]}.")
+    arrays = []
+    for index, (target, value) in enumerate(zip(current, weights)):
+        if value is None:
+            raise TypeError(f"Weight {index} given to set_weights() on {owner} is None; "
+                            f"expected an array of shape {tuple(target.shape)}.")
+        array = backend.to_numpy(value) if not isinstance(value, (list, tuple)) \
+            else np.asarray(value)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"Weight {index} given to set_weights() on {owner} is not numeric "
+                            f"(dtype {array.dtype}); expected floats of shape "
+                            f"{tuple(target.shape)}.")
+        if tuple(target.shape) != tuple(array.shape):
+            raise ValueError(f"Weight {index} of {owner} has shape {tuple(target.shape)}, which "
+                             f"is not compatible with the provided weight shape "
+                             f"{tuple(array.shape)}.")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"Weight {index} given to set_weights() on {owner} contains NaN or "
+                             "infinite values.")
+        arrays.append(array)
+    xp = backend.xp()
+    for target, array in zip(current, arrays):
+        target[...] = xp.asarray(array, dtype=target.dtype)
+
+
 class Layer:
     """Base class of minilstm layers.
 
@@ -136,23 +175,12 @@ class Layer:
         return [backend.to_numpy(w).copy() for w in self.weights]
 
     def set_weights(self, weights):
-        """Loads a list of arrays (Keras order and shapes) into the weights, in place."""
-        weights = list(weights)
-        if len(weights) != len(self._weight_names):
-            raise ValueError(
-                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list "
-                f"of length {len(weights)}, but the layer was expecting "
-                f"{len(self._weight_names)} weights."
-            )
-        for current, new in zip(self.weights, weights):
-            if tuple(current.shape) != tuple(np.shape(new)):
-                raise ValueError(
-                    f"Layer {self.name} weight shape {tuple(current.shape)} is not compatible "
-                    f"with provided weight shape {tuple(np.shape(new))}."
-                )
-        for current, new in zip(self.weights, weights):
-            # In place, so the optimizer's slots (keyed by the array) stay attached.
-            current[...] = backend.xp().asarray(new, dtype=current.dtype)
+        """Loads a list of arrays (Keras order and shapes) into the weights, in place.
+
+        All or nothing: every array is checked (count, shapes, numeric, finite)
+        before the first weight changes.
+        """
+        assign_weights(f"layer '{self.name}'", self.weights, weights)
 
     def count_params(self):
         return int(sum(int(np.prod(w.shape)) for w in self.weights))

@@ -13,7 +13,7 @@ shared wherever it is used.
 import numpy as np
 
 from .. import backend, saving
-from ..layers.base import Layer, _unique_name
+from ..layers.base import Layer, _unique_name, assign_weights
 from ..layers.node import KerasTensor
 from ..summary import summary_lines
 from .graph import Graph
@@ -142,29 +142,7 @@ class Model(Trainer, Layer):
 
     def set_weights(self, weights):
         """Loads a list like `get_weights()` returns; checks everything before changing anything."""
-        weights = list(weights)
-        current = self.weights
-        expected = [tuple(w.shape) for w in current]
-        received = [tuple(np.shape(w)) for w in weights]
-        if expected != received:
-            raise ValueError(
-                f"You called `set_weights(weights)` on model '{self.name}' with weights of "
-                f"shapes {received}, but the model expects {len(expected)} weights of shapes "
-                f"{expected}.")
-        arrays = []
-        for index, value in enumerate(weights):
-            array = np.asarray(value)
-            if array.dtype.kind not in "fiub":
-                raise TypeError(f"Weight {index} given to set_weights() on model '{self.name}' "
-                                f"is not numeric (dtype {array.dtype}).")
-            if array.dtype.kind == "f" and not np.isfinite(array).all():
-                raise ValueError(f"Weight {index} given to set_weights() on model '{self.name}' "
-                                 "contains NaN or infinite values.")
-            arrays.append(array)
-        xp = backend.xp()
-        for target, array in zip(current, arrays):
-            # In place, so the optimizer's slots (keyed by the array) stay attached.
-            target[...] = xp.asarray(array, dtype=target.dtype)
+        assign_weights(f"model '{self.name}'", self.weights, weights)
 
     def count_params(self):
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
