@@ -24,23 +24,33 @@ def annotate(rec, w, gemm_gflops=None):
 
 
 def ratio_rows(doc):
-    """[(label, {framework: peer seconds / baseline seconds})]: above 1, minilstm is faster."""
+    """[(label, {framework: peer seconds / baseline seconds})]: above 1, minilstm is faster.
+
+    Where the baseline has no result for a workload (its kernel set lacks the cell,
+    say) but another minilstm set has, the row is against that one and its label
+    says so, e.g. 'W1-GRU (vs minilstm-numpy)'.
+    """
     by = {(r["workload"], r["framework"]): r for r in doc["results"]}
     frameworks = list(dict.fromkeys(r["framework"] for r in doc["results"]))
     rows = []
     for w in doc["workloads"]:
-        base = by.get((w["id"], doc["baseline"]), {})
+        baseline = doc["baseline"]
+        if "median_s" not in by.get((w["id"], baseline), {}) and w["kind"] != "seed":
+            baseline = next((f for f in frameworks if f.startswith("minilstm-")
+                             and "median_s" in by.get((w["id"], f), {})), baseline)
+        base = by.get((w["id"], baseline), {})
         if w["kind"] == "seed":
             metrics = [("W0 fit (warm)", "fit_warm_s", "fit_warm_s"),
                        ("W0 process", "process_s", "process_s"),
                        ("W0 process (cold cache)", "process_s", "process_cold_s")]
         else:
-            metrics = [(w["id"], "median_s", "median_s")]
+            metrics = [(w["id"] + ("" if baseline == doc["baseline"] else f" (vs {baseline})"),
+                        "median_s", "median_s")]
         for label, key, base_key in metrics:
             if base_key not in base:
                 continue
             rows.append((label, {f: by[(w["id"], f)][key] / base[base_key] for f in frameworks
-                                 if f != doc["baseline"] and key in by.get((w["id"], f), {})}))
+                                 if f != baseline and key in by.get((w["id"], f), {})}))
     return rows
 
 
@@ -54,14 +64,14 @@ def _fmt(x, digits=3):
 
 def progress_line(rec, w):
     if "value" not in rec:
-        return f"{w.id:<8} {rec['framework']:<17} {rec['status']}: {rec.get('note', '')}"
+        return f"{w.id:<12} {rec['framework']:<17} {rec['status']}: {rec.get('note', '')}"
     extra = f", loss {rec['loss']:.3g}" if "loss" in rec else ""
     if w.kind == "seed":
         extra += f", process {_fmt(rec.get('process_s'))} s"
         if "process_cold_s" in rec:
             extra += f" (cold cache {_fmt(rec['process_cold_s'])} s)"
     status = "" if rec["status"] == "ok" else f" [{rec['status']}: {rec.get('note', '')}]"
-    return (f"{w.id:<8} {rec['framework']:<17} {_fmt(rec['value'])} {w.unit}, "
+    return (f"{w.id:<12} {rec['framework']:<17} {_fmt(rec['value'])} {w.unit}, "
             f"{_fmt(rec.get('gflops'))} GFLOP/s{extra}{status}")
 
 
@@ -85,6 +95,8 @@ def markdown(doc):
     rows = ratio_rows(doc)
     peers = list(dict.fromkeys(f for _, r in rows for f in r))
     out += [f"## Ratios: peer time / {base} time (above 1: minilstm is faster)", "",
+            *([f"A row marked '(vs ...)' is against that minilstm set: {base} has no result "
+               "there (see Timings).", ""] if any("(vs " in label for label, _ in rows) else []),
             _table(["workload"] + peers, [[label] + [r.get(f) for f in peers] for label, r in rows])
             if rows else f"(no ratios: {base} has no result)", ""]
     workloads = [Workload(**w) for w in doc["workloads"]]
@@ -153,7 +165,9 @@ def plot(doc, path):
     ax.set_yscale("log")
     ax.set_xticks(range(len(rows)), [label for label, _ in rows],
                   rotation=30 if len(rows) > 6 else 0, ha="right" if len(rows) > 6 else "center")
-    ax.set_ylabel(f"peer time / {doc['baseline']} time (log)")
+    fallback = any("(vs " in label for label, _ in rows)
+    ax.set_ylabel(f"peer time / {doc['baseline']} time (log)"
+                  + ("\n'(vs X)': against X instead" if fallback else ""))
     ax.set_title(f"Above 1: minilstm is faster ({doc['device']}, {doc['threads']} threads"
                  f"{', quick sizes' if doc['quick'] else ''})")
     ax.legend(fontsize=8)

@@ -1,8 +1,10 @@
-"""Times minilstm against its peers on workloads W0-W4 (see benchmarks/README.md).
+"""Times minilstm against its peers on workloads W0-W4, and W1/W3 with a GRU and a
+SimpleRNN (W1-GRU, W3-GRU, W1-SimpleRNN, W3-SimpleRNN); see benchmarks/README.md.
 
     python -m benchmarks.run                       # full CPU run, all installed frameworks
     python -m benchmarks.run --quick               # smoke run with tiny sizes
     python -m benchmarks.run --workloads W1,W3 --frameworks minilstm-numba,torch
+    python -m benchmarks.run --cells gru,simple_rnn  # only the GRU and SimpleRNN workloads
     python -m benchmarks.run --device gpu          # W1-W3 + DeepBench-style grid on a GPU
 
 Each (framework, workload) runs in a subprocess of its own with its threads
@@ -10,6 +12,7 @@ pinned; results go to <out>/latest.json, latest.md and ratios.png.
 """
 
 import argparse
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -145,8 +148,12 @@ def run_seed(args, framework, w, timeout):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
-    p.add_argument("--workloads", help="comma list of ids, e.g. W0,W1 (default: all for --device; "
-                                       "on gpu the grid ids start with G)")
+    p.add_argument("--workloads", help="comma list of ids or shell patterns, e.g. W0,W1 or "
+                                       "'*-GRU,*-SimpleRNN' (default: all for --device; on gpu "
+                                       "the grid ids start with G, and G selects the whole grid)")
+    p.add_argument("--cells", help="comma list of cells: "
+                                   + ", ".join(workloads.CELLS) + " (default: all); "
+                                   "combines with --workloads (both must match)")
     p.add_argument("--frameworks", help="comma list (default: all for --device): "
                                         + ", ".join(frameworks.FRAMEWORKS))
     p.add_argument("--repeats", type=int, help="timed repeats per workload (default 3, quick 2)")
@@ -169,12 +176,28 @@ def main(argv=None):
 
     all_w = workloads.for_device(args.device, args.quick)
     wanted = args.workloads.split(",") if args.workloads else None
-    chosen_w = [w for w in all_w if wanted is None or w.id in wanted
-                or any(x.startswith("G") and w.id.startswith(x) for x in wanted)]
+    cells = args.cells.split(",") if args.cells else None
+    if cells and set(cells) - set(workloads.CELLS):
+        p.error(f"unknown cell(s) {sorted(set(cells) - set(workloads.CELLS))}; "
+                f"expected {', '.join(workloads.CELLS)}")
+
+    def matches(w, x):  # an id, a shell pattern, or (GPU grid) a prefix starting with G
+        return w.id == x or fnmatch.fnmatchcase(w.id, x) or (x.startswith("G")
+                                                            and w.id.startswith(x))
+
+    chosen_w = [w for w in all_w if (wanted is None or any(matches(w, x) for x in wanted))
+                and (cells is None or w.cell in cells)]
     names = args.frameworks.split(",") if args.frameworks else frameworks.for_device(args.device)
     unknown = [n for n in names if n not in frameworks.FRAMEWORKS]
-    if unknown or not chosen_w:
-        p.error(f"unknown framework(s) {unknown}" if unknown else f"no workload in {wanted}")
+    unmatched = [x for x in wanted or [] if not any(matches(w, x) for w in all_w)]
+    if unknown:
+        p.error(f"unknown framework(s) {unknown}")
+    if unmatched:
+        ids = [w.id for w in all_w if not w.id.startswith("G")]
+        ids += ["G-..."] if len(ids) < len(all_w) else []
+        p.error(f"no {args.device} workload matches {unmatched}; ids: {', '.join(ids)}")
+    if not chosen_w:
+        p.error(f"no workload in {wanted} has a cell in {cells}")
 
     doc = {"device": args.device, "quick": args.quick, "repeats": args.repeats,
            "threads": args.threads, "max_seconds": timeout, "shuffle": args.shuffle,

@@ -1,13 +1,17 @@
 """Workload definitions (see the team's shared/BENCHMARKS.md) and their FLOP counts.
 
-Every workload is one model, LSTM(units) + Dense(1), trained with Adam on mse
+Every workload is one model, RNN(units) + Dense(1), trained with Adam on mse
 (or run with predict), on float32 data drawn from a seeded generator so every
-framework sees the same numbers.
+framework sees the same numbers. The RNN is an LSTM unless the workload's
+`cell` says 'gru' (Keras 3 GRU, reset_after=True) or 'simple_rnn'.
 """
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+# cell: (Keras layer name, gate blocks in the kernel: the G of 2*B*(I+H)*G*H)
+CELLS = {"lstm": ("LSTM", 4), "gru": ("GRU", 3), "simple_rnn": ("SimpleRNN", 1)}
 
 
 @dataclass(frozen=True)
@@ -24,14 +28,29 @@ class Workload:
     epochs: int = 1  # 'seed' only: epochs of the one fit
     unit: str = "s/epoch"  # what `value` in the report means
     per: int = 1  # value = median seconds / per (steps per epoch for s/step)
+    cell: str = "lstm"  # 'lstm', 'gru' or 'simple_rnn' (see CELLS)
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(CELLS)}")
 
     def to_json(self):
         return asdict(self)
 
+    @property
+    def layer(self):
+        """The Keras layer name of the cell: 'LSTM', 'GRU' or 'SimpleRNN'."""
+        return CELLS[self.cell][0]
+
+    @property
+    def gates(self):
+        """Gate blocks in the cell's kernels: 4 (LSTM), 3 (GRU), 1 (SimpleRNN)."""
+        return CELLS[self.cell][1]
+
     def flops(self):
-        """FLOPs of one timed repeat: 2*B*(I+H)*4H per step forward, x3 to train."""
+        """FLOPs of one timed repeat: 2*B*(I+H)*G*H per step forward (G = gates), x3 to train."""
         h, i = self.units, self.features
-        forward = 2 * self.samples * self.timesteps * (i + h) * 4 * h
+        forward = 2 * self.samples * self.timesteps * (i + h) * self.gates * h
         if self.kind == "predict":
             return forward
         return 3 * forward * (self.epochs if self.kind == "seed" else 1)
@@ -56,15 +75,18 @@ def data(w, seed=0):
 
 
 def _workload(id, kind, name, samples, timesteps, features, units, batch, **kw):
-    title = (f"{name}: LSTM({units}), X ({samples}, {timesteps}, {features}), batch {batch}"
+    layer = CELLS[kw.get("cell", "lstm")][0]
+    title = (f"{name}: {layer}({units}), X ({samples}, {timesteps}, {features}), batch {batch}"
              + (f", {kw['epochs']} epochs" if "epochs" in kw else ""))
     return Workload(id, kind, title, samples, timesteps, features, units, batch, **kw)
 
 
 def cpu_workloads(quick=False):
-    """W0-W4 at the sizes of BENCHMARKS.md, or tiny ones for a smoke test."""
+    """W0-W4 at the sizes of BENCHMARKS.md, then W1 and W3 again with a GRU and a
+    SimpleRNN in place of the LSTM (W1-GRU, W3-GRU, W1-SimpleRNN, W3-SimpleRNN);
+    or tiny ones for a smoke test."""
     q = quick
-    return [
+    lstm = [
         _workload("W0", "seed", "the seed example", 9, 1, 1, 10, 9,
                   epochs=100 if q else 1000, unit="s"),
         _workload("W1", "fit", "medium training", 256 if q else 2048, 10 if q else 50,
@@ -76,6 +98,17 @@ def cpu_workloads(quick=False):
         _workload("W4", "fit", "small-batch latency", 20 if q else 200, 5, 1, 32, 1,
                   unit="s/step", per=20 if q else 200),
     ]
+    # The same shapes, data and measure as W1 and W3; only the cell differs.
+    by_id = {w.id: w for w in lstm}
+    others = []
+    for cell in ("gru", "simple_rnn"):
+        layer = CELLS[cell][0]
+        for base, name in (("W1", "medium training"), ("W3", "inference")):
+            w = by_id[base]
+            others.append(_workload(f"{base}-{layer}", w.kind, name, w.samples, w.timesteps,
+                                    w.features, w.units, w.batch, warmup_samples=w.warmup_samples,
+                                    unit=w.unit, per=w.per, cell=cell))
+    return lstm + others
 
 
 def gpu_grid(quick=False):

@@ -17,7 +17,7 @@ FRAMEWORKS = {
                          ("cpu",)),
     "keras-jax": ("keras_like", {"KERAS_BACKEND": "jax"}, ("keras", "jax"), ("cpu", "gpu")),
     "keras-torch": ("keras_like", {"KERAS_BACKEND": "torch"}, ("keras", "torch"), ("cpu", "gpu")),
-    "torch": ("torch_lstm", {}, ("torch",), ("cpu", "gpu")),
+    "torch": ("torch_rnn", {}, ("torch",), ("cpu", "gpu")),
 }
 
 # The minilstm set every other framework is compared with, per device.

@@ -72,7 +72,7 @@ def run_workload(adapter, w, args, out, save):
 
     x, y = data(w, args.seed)
     t = time.perf_counter()
-    model = adapter.build(w.units, w.timesteps, w.features)
+    model = adapter.build(w.units, w.timesteps, w.features, cell=w.cell)
     out["build_s"] = time.perf_counter() - t
     if w.kind == "seed":  # the seed script, then the same fit again, warm
         t = time.perf_counter()

@@ -1,7 +1,9 @@
 """Keras 3 (tensorflow, jax or torch backend) and minilstm: one model code.
 
 minilstm is timed exactly as a Keras user's script would run on it:
-`import minilstm as keras`, then the same Sequential/LSTM/Dense/compile/fit.
+`import minilstm as keras`, then the same Sequential/LSTM/Dense/compile/fit
+(GRU or SimpleRNN in place of LSTM for the workloads whose cell says so; every
+layer with its Keras 3 defaults, so the GRU is reset_after=True in both).
 """
 
 import gc
@@ -10,6 +12,7 @@ import random
 
 import numpy as np
 
+from ..workloads import CELLS
 from . import Unavailable
 
 
@@ -68,10 +71,11 @@ class KerasLike:
     def __init__(self, keras, version):
         self.keras, self.version = keras, version
 
-    def build(self, units, timesteps, features):
+    def build(self, units, timesteps, features, cell="lstm"):
         keras = self.keras
+        layer = getattr(keras.layers, CELLS[cell][0])  # LSTM, GRU or SimpleRNN
         model = keras.models.Sequential()
-        model.add(keras.layers.LSTM(units, input_shape=(timesteps, features)))
+        model.add(layer(units, input_shape=(timesteps, features)))
         model.add(keras.layers.Dense(1))
         model.compile(optimizer="adam", loss="mse")
         return model
