@@ -45,7 +45,7 @@ def set_floatx(value):
         hint = f" Pass set_floatx({name!r})." if name in _FLOATX_CHOICES else ""
         raise TypeError(
             "`set_floatx` expects the dtype's name as a string, 'float32' or 'float64'. "
-            f"Received: value={value!r} (a {type(value).__name__}).{hint}"
+            f"Received: value={value!r} (type {type(value).__name__}).{hint}"
         )
     if value == "float16":
         raise ValueError(

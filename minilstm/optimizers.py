@@ -52,7 +52,7 @@ def _check_number(
     expected = _interval_text(low, low_closed, high, high_closed)
     if not _is_real(value):
         raise type_error(
-            f"{owner}: `{name}` must be a float {expected}, but got a "
+            f"{owner}: `{name}` must be a float {expected}, but got type "
             f"{type(value).__name__}. Received: {name}={value!r}. {hint}".rstrip()
         )
     number = float(value)
@@ -73,7 +73,7 @@ def _check_bool(owner, name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(
             f"{owner}: `{name}` must be True or False. Received: {name}={value!r} "
-            f"(a {type(value).__name__}). Pass {name}=True or {name}=False."
+            f"(type {type(value).__name__}). Pass {name}=True or {name}=False."
         )
     return bool(value)
 

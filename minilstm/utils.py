@@ -20,7 +20,7 @@ def set_random_seed(seed):
             hint = f" Pass seed={int(seed)}."
         raise TypeError(
             "`set_random_seed` expects `seed` to be a non-negative integer. "
-            f"Received: seed={seed!r} (a {type(seed).__name__}).{hint}"
+            f"Received: seed={seed!r} (type {type(seed).__name__}).{hint}"
         )
     if seed < 0:
         raise ValueError(

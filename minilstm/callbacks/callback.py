@@ -40,7 +40,7 @@ def _check_int(owner, name, value, minimum=0, allow_bool=False):
             if math.isfinite(value) and float(value).is_integer():
                 hint = f" Pass {name}={int(value)}."
         raise TypeError(
-            f"{owner}: `{name}` must be an integer >= {minimum}, but got a "
+            f"{owner}: `{name}` must be an integer >= {minimum}, but got type "
             f"{type(value).__name__}. Received: {name}={value!r}.{hint}"
         )
     if value < minimum:
@@ -67,7 +67,7 @@ def _check_float(owner, name, value, expected="", valid=lambda number: True, hin
             except ValueError:
                 pass
         raise TypeError(
-            f"{owner}: `{name}` must be {wanted}, but got a {type(value).__name__}. "
+            f"{owner}: `{name}` must be {wanted}, but got type {type(value).__name__}. "
             f"Received: {name}={value!r}. {hint}".rstrip()
         )
     number = float(value)
@@ -81,7 +81,7 @@ def _check_bool(owner, name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(
             f"{owner}: `{name}` must be True or False. Received: {name}={value!r} "
-            f"(a {type(value).__name__}). Pass {name}=True or {name}=False."
+            f"(type {type(value).__name__}). Pass {name}=True or {name}=False."
         )
     return bool(value)
 
@@ -94,7 +94,7 @@ def _check_callable(owner, name, value, allow_none=False, signature=""):
         expected += " or None" if allow_none else ""
         raise TypeError(
             f"{owner}: `{name}` must be {expected}. Received: {name}={value!r} "
-            f"(a {type(value).__name__}, which cannot be called)."
+            f"(type {type(value).__name__}, which cannot be called)."
         )
     return value
 

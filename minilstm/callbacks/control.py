@@ -80,9 +80,10 @@ class LambdaCallback(Callback):
         hooks = [name for name in dir(Callback) if name.startswith("on_")]
         unknown = [name for name in kwargs if name.startswith("on_") and name not in hooks]
         if unknown:
+            received = ", ".join(f"{name}={kwargs[name]!r}" for name in unknown)
             raise TypeError(
                 f"LambdaCallback got unknown hook(s) {', '.join(unknown)}. "
-                f"Expected one of: {', '.join(hooks)}."
+                f"Expected one of: {', '.join(hooks)}. Received: {received}."
             )
         named = {
             "on_epoch_begin": on_epoch_begin,

@@ -65,7 +65,7 @@ class CSVLogger(Callback):
         if not isinstance(filename, (str, os.PathLike)):
             raise TypeError(
                 "CSVLogger: `filename` must be a path, a string or os.PathLike such as "
-                f"'training.csv'. Received: filename={filename!r} (a {type(filename).__name__})."
+                f"'training.csv'. Received: filename={filename!r} (type {type(filename).__name__})."
             )
         filename = os.fspath(filename)
         if not isinstance(filename, str) or not filename:
@@ -76,7 +76,7 @@ class CSVLogger(Callback):
         if not isinstance(separator, str):
             raise TypeError(
                 "CSVLogger: `separator` must be a one-character string such as ',' or ';'. "
-                f"Received: separator={separator!r} (a {type(separator).__name__})."
+                f"Received: separator={separator!r} (type {type(separator).__name__})."
             )
         if len(separator) != 1:
             raise ValueError(
