@@ -9,9 +9,11 @@ import types
 import numpy as np
 import pytest
 
+from minilstm import backend
 from minilstm import callbacks as callbacks_module
 from minilstm import progbar as progbar_module
 from minilstm.callbacks import (
+    Callback,
     CallbackList,
     CSVLogger,
     EarlyStopping,
@@ -22,6 +24,9 @@ from minilstm.callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+from minilstm.layers import LSTM, Dense
+from minilstm.models import Sequential
+from minilstm.optimizers import SGD
 from minilstm.progbar import Progbar
 
 BOLD, GREEN, WHITE, RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"
@@ -567,6 +572,145 @@ def test_early_stopping_is_reusable_across_fits():
     # A second fit starts from a clean best/wait, so 5.0 at epoch 0 is not compared with 1.0.
     assert fit_with(stopper, [5.0, 4.0, 3.0], monitor="loss")[0] == 3
     assert stopper.stopped_epoch == 0
+
+
+# --------------------------------------------------------------------------- in a real fit
+
+FIT_X = np.linspace(-1, 1, 8 * 4 * 2, dtype=np.float32).reshape(8, 4, 2)
+FIT_Y = np.linspace(0, 1, 8, dtype=np.float32).reshape(8, 1)
+FIT_STEPS = 4  # 8 samples, batch_size=2
+
+
+def fit_model(optimizer):
+    model = Sequential([LSTM(3, input_shape=(4, 2)), Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse")
+    return model
+
+
+class BatchRecorder(Callback):
+    """Records (epoch, batch) at every train batch end; placed last, it sees every batch run."""
+
+    def __init__(self):
+        self.epoch, self.seen = None, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append((self.epoch, batch))
+
+
+def write_score(values):
+    # Placed before the callback under test: CallbackList hands every callback the same epoch
+    # logs, so the next one monitors `score` = values[epoch], a sequence written out here.
+    return LambdaCallback(on_epoch_end=lambda epoch, logs: logs.__setitem__("score", values[epoch]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, values, stopped_epoch",
+    [
+        # e0 best 1.0; e1 0.9 better; e2 wait 1; e3 wait 2 >= patience: stop after epoch index 3
+        ({"patience": 2, "mode": "min"}, [1.0, 0.9, 0.95, 0.92, 0.91, 0.5, 0.4, 0.3], 3),
+        # max mode, patience 0: e1 0.6 better; e2 0.6 equal is no improvement: stop at 2
+        ({"patience": 0, "mode": "max"}, [0.5, 0.6, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1], 2),
+        # min_delta 0.05: e1 0.94 + 0.05 < 1.0 improves; e2 0.90 + 0.05 < 0.94 does not: stop at 2
+        ({"patience": 1, "mode": "min", "min_delta": 0.05}, [1.0, 0.94, 0.9, 0.5, 0.1, 0, 0, 0], 2),
+        # epochs 0-2 are not watched; e3 best; e4 worse with patience 0: stop at 4
+        ({"start_from_epoch": 3, "mode": "min"}, [5.0, 6.0, 7.0, 1.0, 2.0, 0.1, 0.1, 0.1], 4),
+        # baseline 0.5: improvements above it do not reset wait (and never stop: they return
+        # early); e3 0.4 beats it, wait 0; e4 wait 1; e5 wait 2 >= patience: stop at 5
+        ({"baseline": 0.5, "patience": 2, "mode": "min"}, [0.8, 0.7, 0.6, 0.4, 0.45, 0.46, 0, 0],
+         5),
+        # always improving: all 8 epochs run, no stop
+        ({"patience": 1, "mode": "min"}, [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0], 0),
+    ],
+    ids=["patience", "max-mode", "min-delta", "start-from-epoch", "baseline", "no-stop"],
+)
+def test_early_stopping_in_fit_stops_after_the_computed_epoch(capsys, kwargs, values,
+                                                             stopped_epoch):
+    model = fit_model(SGD(learning_rate=0.01))
+    stopper = EarlyStopping(monitor="score", verbose=1, **kwargs)
+    recorder = BatchRecorder()
+    history = model.fit(FIT_X, FIT_Y, batch_size=2, epochs=8, verbose=0,
+                        callbacks=[write_score(values), stopper, recorder])
+    epochs_run = stopped_epoch + 1 if stopped_epoch else 8
+    assert history.epoch == list(range(epochs_run))
+    assert history.history["score"] == values[:epochs_run]
+    assert stopper.stopped_epoch == stopped_epoch
+    assert model.stop_training == (stopped_epoch > 0)
+    assert recorder.seen == [(e, b) for e in range(epochs_run) for b in range(FIT_STEPS)]
+    assert model.optimizer.iterations == epochs_run * FIT_STEPS
+    expected = f"Epoch {stopped_epoch + 1}: early stopping\n" if stopped_epoch else ""
+    assert capsys.readouterr().out == expected
+
+
+def test_early_stopping_on_a_constant_loss_stops_after_patience_epochs():
+    # learning_rate=0 and no shuffling: every epoch sees the same weights and batches, so the
+    # loss is bit-identical and never improves: e0 best, e1 wait 1, e2 wait 2 = patience: stop.
+    model = fit_model(SGD(learning_rate=0.0))
+    stopper = EarlyStopping(monitor="loss", patience=2)
+    history = model.fit(FIT_X, FIT_Y, batch_size=2, epochs=10, verbose=0, shuffle=False,
+                        callbacks=[stopper])
+    losses = history.history["loss"]
+    assert len(set(losses)) == 1 and np.isfinite(losses[0])
+    assert history.epoch == [0, 1, 2]
+    assert stopper.stopped_epoch == 2
+
+
+class PoisonLoss(Callback):
+    """Replaces the batch-end `loss` by NaN at one (epoch, batch); placed before TerminateOnNaN."""
+
+    def __init__(self, at):
+        self.at, self.epoch = at, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            logs["loss"] = float("nan")
+
+
+@pytest.mark.parametrize("at", [(0, 0), (1, 2), (2, 3)], ids=["first", "mid", "last"])
+def test_terminate_on_nan_in_fit_stops_at_that_batch(capsys, at):
+    epoch, batch = at
+    model = fit_model(SGD(learning_rate=0.01))
+    recorder = BatchRecorder()
+    history = model.fit(FIT_X, FIT_Y, batch_size=2, epochs=5, verbose=0,
+                        callbacks=[PoisonLoss(at), TerminateOnNaN(), recorder])
+    # Every batch up to and including the poisoned one ran (its step was taken before its
+    # batch-end hook); none after it. The interrupted epoch still ends, as in Keras.
+    run = [(e, b) for e in range(epoch) for b in range(FIT_STEPS)]
+    run += [(epoch, b) for b in range(batch + 1)]
+    assert recorder.seen == run
+    assert model.optimizer.iterations == len(run)
+    assert history.epoch == list(range(epoch + 1))
+    assert capsys.readouterr().out == f"Batch {batch}: Invalid loss, terminating training\n"
+
+
+def test_terminate_on_nan_raise_error_in_fit_raises_at_that_batch():
+    model = fit_model(SGD(learning_rate=0.01))
+    recorder = BatchRecorder()
+    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 1"):
+        model.fit(FIT_X, FIT_Y, batch_size=2, epochs=5, verbose=0,
+                  callbacks=[PoisonLoss((1, 1)), recorder, TerminateOnNaN(raise_error=True)])
+    assert recorder.seen == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
+    assert model.optimizer.iterations == 6
+
+
+def test_terminate_on_nan_stops_a_real_divergence_at_the_second_batch():
+    # Batch 0's loss is computed before its step, so it is finite; the step with a rate of 1e35
+    # then puts the Dense bias near 1e35, whose square overflows float32: batch 1's running
+    # loss is inf and training stops there, in epoch 0, after exactly two steps.
+    backend.set_floatx("float32")  # restored by conftest
+    model = fit_model(SGD(learning_rate=1e35))
+    recorder = BatchRecorder()
+    with np.errstate(all="ignore"):
+        history = model.fit(FIT_X, FIT_Y, batch_size=2, epochs=3, verbose=0, shuffle=False,
+                            callbacks=[TerminateOnNaN(), recorder])
+    assert recorder.seen == [(0, 0), (0, 1)]
+    assert model.optimizer.iterations == 2
+    assert history.epoch == [0] and not np.isfinite(history.history["loss"][0])
 
 
 # --------------------------------------------------------------------------- ReduceLROnPlateau
