@@ -75,10 +75,69 @@ def unpack_validation(validation_data):
             "`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
             f"val_sample_weight). Received: a {type(validation_data).__name__} of length "
             f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
-    if len(validation_data) == 3 and validation_data[2] is not None:
-        raise NotImplementedError("Validation sample weights are not supported yet; pass "
-                                  "validation_data=(x_val, y_val).")
-    return validation_data[0], validation_data[1]
+    return tuple(validation_data) + (None,) * (3 - len(validation_data))
+
+
+def sample_weights_for(sample_weight, class_weight, ys, output_names):
+    """Per-output sample weights (a list, None where unweighted), or None for no weighting.
+
+    `sample_weight`: an array (B,) or (B, T) for a single output, or a list / dict per
+    output. `class_weight`: {class index: weight}, single-output models only, turned
+    into sample weights from the targets as Keras does (integer labels, a (B, 1)
+    binary column, or the argmax of one-hot rows).
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    if class_weight is not None:
+        if sample_weight is not None:
+            raise ValueError("Pass either `sample_weight` or `class_weight`, not both.")
+        return [class_weight_to_sample_weight(class_weight, ys[0])] if len(ys) == 1 else \
+            _class_weight_error(output_names)
+    if isinstance(sample_weight, dict):
+        sample_weight = [sample_weight.get(name) for name in output_names]
+    elif len(ys) == 1 or not isinstance(sample_weight, (list, tuple)):
+        sample_weight = [sample_weight] * len(ys) if len(ys) > 1 else [sample_weight]
+    weights = []
+    for weight, y in zip(sample_weight, ys):
+        if weight is None:
+            weights.append(None)
+            continue
+        weight = as_array(weight, "sample_weight", "float64")
+        if weight.shape[0] != len(y) or weight.ndim > 2 or \
+                (weight.ndim == 2 and tuple(weight.shape) != tuple(y.shape[:2])):
+            raise ValueError(
+                f"`sample_weight` must have shape (samples,) or, for outputs with timesteps, "
+                f"(samples, timesteps) = {tuple(y.shape[:2])}. Received: sample_weight.shape="
+                f"{weight.shape} for targets of shape {y.shape}.")
+        if (weight < 0).any():
+            raise ValueError("`sample_weight` must not be negative.")
+        weights.append(weight)
+    return weights
+
+
+def _class_weight_error(output_names):
+    raise ValueError(f"`class_weight` is only supported for models with a single output; this "
+                     f"model has {len(output_names)} ({output_names}). Use `sample_weight`.")
+
+
+def class_weight_to_sample_weight(class_weight, y):
+    """Keras's rule: each sample weighs class_weight[its class]."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"`class_weight` must be a dict mapping class indices to weights. "
+                        f"Received: {type(class_weight).__name__}")
+    if y.ndim > 2:
+        raise ValueError("`class_weight` is not supported for targets with a timestep axis "
+                         f"(shape {y.shape}); use a (samples, timesteps) `sample_weight`.")
+    if y.ndim == 2 and y.shape[1] > 1:
+        classes = y.argmax(axis=1)
+    else:
+        classes = np.round(y.reshape(len(y))).astype("int64")
+    missing = sorted(set(np.unique(classes).tolist()) - set(int(k) for k in class_weight))
+    if missing:
+        raise ValueError(f"`class_weight` has no weight for classes {missing} that appear in y. "
+                         f"Received class_weight={class_weight}")
+    lookup = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([lookup[int(c)] for c in classes], dtype="float64")
 
 
 def split_validation_lists(xs, ys, validation_split):

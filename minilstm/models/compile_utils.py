@@ -10,6 +10,7 @@ a dict. With several outputs the logs also hold `<output>_loss` and
 import numpy as np
 
 from .. import losses, metrics as metrics_module
+from ..backend import epsilon, get_array_module
 
 
 def _per_output(value, names, argument, default):
@@ -29,6 +30,41 @@ def _per_output(value, names, argument, default):
                 f"Received: {argument}={value!r}")
         return list(value)
     return [value] * len(names)
+
+
+def _expand_to(weight, rank):
+    """A per-sample (B,) or per-step (B, T) weight with trailing axes added up to `rank`."""
+    while weight.ndim < rank:
+        weight = weight[..., None]
+    return weight
+
+
+def weighted_loss(loss, y, p, sample_weight=None, mask=None, gradient=False):
+    """One output's loss under Keras 3's "sum_over_batch_size" reduction, and its gradient.
+
+    Per-sample values v (shape (B,) or (B, T)) times the weights w = sample_weight
+    (and the output mask, for masked timesteps) are summed and divided by the
+    number of values N, or with a mask by the number of unmasked values:
+
+        L = Σ w·v / D,   D = N (no mask) or Σ mask + ε (Keras's apply_mask)
+        dL/dp = (d mean(v)/dp) · w · N / D      (mean(v) is what loss.gradient differentiates)
+    """
+    if sample_weight is None and mask is None:
+        return loss(y, p), (loss.gradient(y, p) if gradient else None)
+    xp = get_array_module(p)
+    values = xp.asarray(loss.call(y, p))
+    weight = xp.ones(values.shape, dtype=values.dtype)
+    if sample_weight is not None:
+        weight = weight * _expand_to(xp.asarray(sample_weight, dtype=values.dtype), values.ndim)
+    divisor = values.size
+    if mask is not None and tuple(mask.shape) == tuple(values.shape):
+        weight = weight * mask.astype(values.dtype)
+        divisor = float(mask.sum()) + epsilon()
+    value = xp.asarray((values * weight).sum() / divisor, dtype=values.dtype)
+    if not gradient:
+        return value, None
+    scale = _expand_to(weight * (values.size / divisor), p.ndim)
+    return value, (loss.gradient(y, p) * scale).astype(p.dtype, copy=False)
 
 
 class CompiledLoss:
@@ -55,28 +91,53 @@ class CompiledLoss:
             if loss is not None:
                 losses.check_targets(loss, y.shape, (len(y),) + tuple(shape[1:]), y_true=y)
 
-    def __call__(self, ys, predictions):
-        """(total loss, [loss of each output or None])."""
-        values = [None if loss is None else loss(y, p)
-                  for loss, y, p in zip(self.losses, ys, predictions)]
-        total = sum(w * v for w, v in zip(self.weights, values) if v is not None)
-        return total, values
+    def __call__(self, ys, predictions, sample_weights=None, masks=None, gradients=False):
+        """(total loss, [loss of each output or None], [d total / d prediction or None]).
 
-    def gradients(self, ys, predictions):
-        """d total / d prediction of each output (None for outputs without a loss)."""
-        return [None if loss is None else loss.gradient(y, p) * w
-                for loss, w, y, p in zip(self.losses, self.weights, ys, predictions)]
+        The gradients are computed only when asked for (training).
+        """
+        sample_weights = sample_weights or [None] * len(ys)
+        masks = masks or [None] * len(ys)
+        values, grads = [], []
+        for loss, weight, y, p, sw, mask in zip(self.losses, self.weights, ys, predictions,
+                                               sample_weights, masks):
+            if loss is None:
+                values.append(None)
+                grads.append(None)
+                continue
+            value, grad = weighted_loss(loss, y, p, sw, mask, gradients)
+            values.append(value)
+            grads.append(None if grad is None else grad * weight)
+        total = sum(w * v for w, v in zip(self.weights, values) if v is not None)
+        return total, values, grads
+
+
+def _combine(sample_weight, mask, prediction):
+    """The weight a metric sees: the sample weight times the timestep mask, or None."""
+    if mask is not None and mask.ndim == prediction.ndim - 1:
+        mask = mask.astype(prediction.dtype)
+        if sample_weight is None:
+            return mask
+        return mask * _expand_to(get_array_module(mask).asarray(sample_weight), mask.ndim)
+    return sample_weight
 
 
 class CompiledMetrics:
     """The metrics of every output, resolved from the first targets' shapes (Keras 3's rule)."""
 
-    def __init__(self, metrics, output_names):
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            raise TypeError(f"`metrics` must be a list or a dict. Received: metrics={metrics!r}")
+    def __init__(self, metrics, output_names, weighted_metrics=None):
+        for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple, dict)):
+                raise TypeError(f"`{argument}` must be a list or a dict. Received: "
+                                f"{argument}={value!r}")
         self.names = list(output_names)
         per_output = _per_output(metrics or [], self.names, "metrics", [])
+        weighted = _per_output(weighted_metrics or [], self.names, "metrics", [])
         self.identifiers = [list(m) if isinstance(m, (list, tuple)) else [m] for m in per_output]
+        self._weighted_count = [len(w) if isinstance(w, (list, tuple)) else 1 for w in weighted]
+        self.identifiers = [ids + (list(w) if isinstance(w, (list, tuple)) else [w])
+                            for ids, w in zip(self.identifiers, weighted)]
+        self._weighted = []
         for identifiers in self.identifiers:
             for identifier in identifiers:
                 metrics_module.validate(identifier)
@@ -88,11 +149,18 @@ class CompiledMetrics:
                 [metrics_module.resolve(m, y.shape, (len(y),) + tuple(shape[1:]))
                  for m in identifiers]
                 for identifiers, y, shape in zip(self.identifiers, ys, output_shapes)]
+            # the last `weighted_count` metrics of each output are the weighted_metrics
+            self._weighted = [metric for metrics, count in zip(self.metrics, self._weighted_count)
+                              for metric in metrics[len(metrics) - count:] if count]
 
-    def update(self, ys, predictions):
-        for metrics, y, p in zip(self.metrics, ys, predictions):
+    def update(self, ys, predictions, sample_weights=None, masks=None):
+        """Adds a batch: output masks weigh every metric; sample weights only weighted ones."""
+        sample_weights = sample_weights or [None] * len(ys)
+        masks = masks or [None] * len(ys)
+        for metrics, y, p, sw, mask in zip(self.metrics, ys, predictions, sample_weights, masks):
             for metric in metrics:
-                metric.update_state(y, p)
+                weight = _combine(sw if metric in self._weighted else None, mask, p)
+                metric.update_state(y, p, sample_weight=weight)
 
     def reset(self):
         for metric in self._flat():

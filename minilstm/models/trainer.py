@@ -6,12 +6,15 @@ everything here works on those lists, so one loop serves a Sequential chain
 and a Functional graph with several inputs and outputs.
 """
 
+import warnings
+
 import numpy as np
 
 from .. import backend, optimizers
 from .. import data_adapter as data
 from ..callbacks import CallbackList
 from ..metrics import Mean
+from .batches import ArrayBatches, SourceBatches, is_batch_source
 from .compile_utils import CompiledLoss, CompiledMetrics
 
 
@@ -25,14 +28,18 @@ class Trainer:
 
     # -- compile ---------------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                run_eagerly=False, **kwargs):
-        """Configures training: optimizer (name or instance), loss(es), metrics, loss_weights."""
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, **kwargs):
+        """Configures training: optimizer (name or instance), loss(es), loss_weights, metrics.
+
+        `metrics` see the output masks but not sample weights; `weighted_metrics`
+        are weighted by sample_weight / class_weight too, as in Keras.
+        """
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword arguments: {sorted(kwargs)}")
         names = self._output_names_for_compile()
         compiled_loss = CompiledLoss(loss, loss_weights, names)
-        compiled_metrics = CompiledMetrics(metrics, names)
+        compiled_metrics = CompiledMetrics(metrics, names, weighted_metrics)
         self.optimizer = optimizers.get(optimizer)
         self.loss = compiled_loss.losses[0] if len(names) == 1 else compiled_loss.losses
         self._compiled_loss, self._compiled_metrics = compiled_loss, compiled_metrics
@@ -79,6 +86,9 @@ class Trainer:
 
     def _prepare_xy(self, x, y):
         xs = self._prepare_inputs(x)
+        if y is None:
+            raise ValueError("Training and evaluation need targets: pass `y` (or batches of "
+                             "(x, y) from a generator or dataset). Received: y=None")
         ys = self._prepare_targets(y, len(xs[0]))
         shapes = self._output_shapes()
         self._compiled_loss.check_targets(ys, shapes)
@@ -116,12 +126,12 @@ class Trainer:
 
     # -- one step --------------------------------------------------------------------
 
-    def _train_step(self, xs, ys):
-        predictions, _ = self._graph.forward(xs, training=True)
-        losses = self._compiled_loss(ys, predictions)
-        self._graph.backward(self._compiled_loss.gradients(ys, predictions))
+    def _train_step(self, xs, ys, sample_weights=None):
+        predictions, masks = self._graph.forward(xs, training=True)
+        losses = self._compiled_loss(ys, predictions, sample_weights, masks, gradients=True)
+        self._graph.backward(losses[2])
         self.optimizer.apply_gradients(self._gradient_pairs())
-        self._update_trackers(losses, ys, predictions)
+        self._update_trackers(losses, ys, predictions, sample_weights, masks)
 
     def _gradient_pairs(self):
         """(gradient, weight) for every weight the optimizer may change."""
@@ -135,19 +145,20 @@ class Trainer:
                       if flag and self.trainable]
         return pairs
 
-    def _test_step(self, xs, ys):
-        predictions, _ = self._graph.forward(xs, training=False)
-        self._update_trackers(self._compiled_loss(ys, predictions), ys, predictions)
+    def _test_step(self, xs, ys, sample_weights=None):
+        predictions, masks = self._graph.forward(xs, training=False)
+        losses = self._compiled_loss(ys, predictions, sample_weights, masks)
+        self._update_trackers(losses, ys, predictions, sample_weights, masks)
 
-    def _update_trackers(self, losses, ys, predictions):
+    def _update_trackers(self, losses, ys, predictions, sample_weights, masks):
         """Adds one batch to the running loss(es) and metrics; `losses` = (total, per output)."""
-        total, values = losses
+        total, values = losses[0], losses[1]
         count = len(ys[0])
         self._loss_tracker.update_state(total, sample_weight=count)
         for tracker, value in zip(self._output_loss_trackers, values):
             if value is not None:
                 tracker.update_state(value, sample_weight=count)
-        self._compiled_metrics.update(ys, predictions)
+        self._compiled_metrics.update(ys, predictions, sample_weights, masks)
 
     def _reset_trackers(self):
         self._loss_tracker = Mean(name="loss")
@@ -168,37 +179,68 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    # -- data -> batches ---------------------------------------------------------------
+
+    def _prepare_batch(self, x, y, sample_weight, class_weight=None):
+        """One batch (or all the data) -> checked (xs, ys, sample_weights) host lists."""
+        xs, ys = self._prepare_xy(x, y)
+        sample_weights = data.sample_weights_for(sample_weight, class_weight, ys,
+                                                 self._compiled_loss.names)
+        return xs, ys, sample_weights
+
+    def _training_batches(self, x, y, sample_weight, class_weight, batch_size, steps, shuffle,
+                          what, batch_input_shape=None, validation_split=0.0):
+        """(batches, validation arrays or None) for fit / evaluate."""
+        if is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError(f"`y` and `sample_weight` must not be given to {what}() when "
+                                 "`x` is a generator or dataset: its batches carry them.")
+            if validation_split:
+                raise ValueError("`validation_split` is only supported for arrays, not for a "
+                                 "generator or dataset: pass `validation_data` instead.")
+            return SourceBatches(x, steps, lambda *batch: self._prepare_batch(
+                *batch, class_weight=class_weight)), None
+        xs, ys, sws = self._prepare_batch(x, y, sample_weight, class_weight)
+        batch_size = self._resolve_batch_size(batch_size, what, batch_input_shape)
+        (xs, ys), validation = data.split_validation_lists(xs, ys, validation_split)
+        if sws is not None and validation is not None:
+            sws = [None if w is None else w[:len(xs[0])] for w in sws]
+        data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(), what)
+        return ArrayBatches(xs, ys, sws, batch_size, shuffle), validation
+
     # -- fit / evaluate / predict ----------------------------------------------------
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            batch_input_shape=None):
-        """Trains for `epochs` passes over (x, y); returns a History.
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, batch_input_shape=None):
+        """Trains for `epochs` passes over the data; returns a History.
 
-        Checks x, y, batch size and stateful constraints before the first
-        step, so a rejected call changes no weight and no optimizer slot.
+        `x` may be arrays (with `y`, `sample_weight`, `class_weight`), or a
+        generator / PyDataset of `(x, y)` or `(x, y, sample_weight)` batches
+        (with `steps_per_epoch`). Arrays are checked before the first step, so
+        a rejected call changes no weight and no optimizer slot.
         `batch_input_shape=(B, T, F)` (the seed's spelling) states the batch size.
         """
         self._require_compiled("fit")
-        xs, ys = self._prepare_xy(x, y)
-        batch_size = self._resolve_batch_size(batch_size, "fit", batch_input_shape)
-        (xs, ys), validation = data.split_validation_lists(xs, ys, validation_split)
+        batches, validation = self._training_batches(
+            x, y, sample_weight, class_weight, batch_size, steps_per_epoch, shuffle, "fit",
+            batch_input_shape, validation_split)
+        validation_batch_size = validation_batch_size or getattr(batches, "batch_size",
+                                                                 batch_size)
+        validation_batches = None
         if validation_data is not None:
-            validation = self._prepare_xy(*data.unpack_validation(validation_data))
-        static = self._static_batch_size()
-        data.check_stateful_batches(len(xs[0]), batch_size, static, "fit")
-        if validation is not None:
-            data.check_stateful_batches(len(validation[0][0]), batch_size, static, "validation")
-
-        xp = backend.xp()
-        xs, ys = [xp.asarray(a) for a in xs], [xp.asarray(a) for a in ys]  # on the device once
-        if validation is not None:
-            validation = tuple([xp.asarray(a) for a in part] for part in validation)
-        slices = data.batch_slices(len(xs[0]), batch_size)
+            validation_batches = self._evaluation_batches(
+                validation_data, validation_batch_size, validation_steps, "validation")
+        elif validation is not None:
+            validation_batch_size = self._resolve_batch_size(validation_batch_size, "validation")
+            data.check_stateful_batches(len(validation[0][0]), validation_batch_size,
+                                        self._static_batch_size(), "validation")
+            validation_batches = ArrayBatches(*validation, None, validation_batch_size)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                      model=self, verbose=verbose, epochs=epochs,
-                                     steps=len(slices))
+                                     steps=batches.steps)
         want_batch_logs = verbose == 1 or bool(callbacks)
         self.stop_training = False
         callback_list.on_train_begin()
@@ -206,17 +248,18 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
             self._reset_trackers()
-            order = xp.asarray(np.random.permutation(len(xs[0]))) if shuffle else None
-            for step, (start, stop) in enumerate(slices):
+            for step, (xs, ys, sws) in enumerate(batches.epoch()):
                 callback_list.on_train_batch_begin(step)
-                rows = slice(start, stop) if order is None else order[start:stop]
-                self._train_step([a[rows] for a in xs], [a[rows] for a in ys])
+                self._train_step(xs, ys, sws)
                 callback_list.on_train_batch_end(step, self._logs() if want_batch_logs else None)
                 if self.stop_training:  # e.g. TerminateOnNaN, mid-epoch as in Keras
                     break
+            if getattr(batches, "exhausted", False):
+                break
             logs = self._logs()
-            if validation is not None:
-                val_logs = self._evaluate_arrays(*validation, batch_size)
+            self._warn_if_diverged(logs, epoch)
+            if validation_batches is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._run_evaluation(validation_batches)
                 logs.update({f"val_{name}": value for name, value in val_logs.items()})
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -224,54 +267,80 @@ class Trainer:
         callback_list.on_train_end(logs)
         return callback_list.history
 
-    def _evaluate_arrays(self, xs, ys, batch_size, callback_list=None):
-        xp = backend.xp()
-        xs, ys = [xp.asarray(a) for a in xs], [xp.asarray(a) for a in ys]
+    def _warn_if_diverged(self, logs, epoch):
+        loss = logs.get("loss")
+        if loss is not None and not np.isfinite(loss) and not getattr(self, "_warned_nan", False):
+            self._warned_nan = True
+            warnings.warn(
+                f"The training loss became {loss} in epoch {epoch + 1}: the weights diverged. "
+                "Lower the learning rate, clip the gradients (clipnorm=1.0 on the optimizer), "
+                "or stop at the first bad batch with callbacks=[TerminateOnNaN()].",
+                RuntimeWarning, stacklevel=3)
+
+    def _evaluation_batches(self, data_or_source, batch_size, steps, what, sample_weight=None):
+        if is_batch_source(data_or_source):
+            return SourceBatches(data_or_source, steps, self._prepare_batch)
+        x, y, sw = data.unpack_validation(data_or_source) if what == "validation" else \
+            (data_or_source[0], data_or_source[1], sample_weight)
+        xs, ys, sws = self._prepare_batch(x, y, sw)
+        batch_size = self._resolve_batch_size(batch_size, what)
+        data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(), what)
+        return ArrayBatches(xs, ys, sws, batch_size)
+
+    def _run_evaluation(self, batches, callback_list=None):
         self._reset_trackers()
-        for step, (start, stop) in enumerate(data.batch_slices(len(xs[0]), batch_size)):
+        for step, (xs, ys, sws) in enumerate(batches.epoch()):
             if callback_list:
                 callback_list.on_test_batch_begin(step)
-            self._test_step([a[start:stop] for a in xs], [a[start:stop] for a in ys])
+            self._test_step(xs, ys, sws)
             if callback_list:
                 callback_list.on_test_batch_end(step, self._logs())
         return self._logs()
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
-                 return_dict=False):
-        """Loss (a float) or [loss, *metrics] on (x, y), in inference mode."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss (a float) or [loss, *metrics] on the data, in inference mode."""
         self._require_compiled("evaluate")
-        xs, ys = self._prepare_xy(x, y)
-        batch_size = self._resolve_batch_size(batch_size, "evaluate")
-        data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(),
-                                    "evaluate")
+        if is_batch_source(x) and (y is not None or sample_weight is not None):
+            raise ValueError("`y` and `sample_weight` must not be given to evaluate() when `x` "
+                             "is a generator or dataset: its batches carry them.")
+        batches = self._evaluation_batches(x if is_batch_source(x) else (x, y), batch_size,
+                                           steps, "evaluate", sample_weight)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                                     verbose=verbose, epochs=1,
-                                     steps=len(data.batch_slices(len(xs[0]), batch_size)))
+                                     verbose=verbose, epochs=1, steps=batches.steps)
         callback_list.on_test_begin()
-        logs = self._evaluate_arrays(xs, ys, batch_size, callback_list)
+        logs = self._run_evaluation(batches, callback_list)
+        if self._loss_tracker.count == 0:
+            raise ValueError("evaluate() received no batches: the generator or dataset is empty.")
         callback_list.on_test_end(logs)
         return logs if return_dict else self._result(logs)
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for x as NumPy arrays (a list with several outputs), batch by batch."""
-        xs = self._prepare_inputs(x)
-        batch_size = self._resolve_batch_size(batch_size, "predict")
-        data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(), "predict")
-        slices = data.batch_slices(len(xs[0]), batch_size)
+        if is_batch_source(x):
+            batches = SourceBatches(x, steps, lambda x, y=None, sw=None: (
+                self._prepare_inputs(x), None, None))
+        else:
+            xs = self._prepare_inputs(x)
+            batch_size = self._resolve_batch_size(batch_size, "predict")
+            data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(),
+                                        "predict")
+            batches = ArrayBatches(xs, None, None, batch_size)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                                     verbose=verbose, epochs=1, steps=len(slices))
+                                     verbose=verbose, epochs=1, steps=batches.steps)
         callback_list.on_predict_begin()
-        xp = backend.xp()
-        xs, batches = [xp.asarray(a) for a in xs], []
-        for step, (start, stop) in enumerate(slices):
+        outputs = []
+        for step, (xs, _, _) in enumerate(batches.epoch()):
             callback_list.on_predict_batch_begin(step)
-            outputs, _ = self._graph.forward([a[start:stop] for a in xs], training=False)
-            batches.append(outputs)
-            callback_list.on_predict_batch_end(step, {"outputs": outputs})
+            batch_outputs, _ = self._graph.forward(xs, training=False)
+            outputs.append(batch_outputs)
+            callback_list.on_predict_batch_end(step, {"outputs": batch_outputs})
         callback_list.on_predict_end()
-        return self._concatenate(batches)
+        if not outputs:
+            raise ValueError("predict() received no data: pass at least one sample.")
+        return self._concatenate(outputs)
 
     def _concatenate(self, batches):
         """Per-batch output lists -> one NumPy array per output, shaped as the model returns."""
@@ -279,22 +348,24 @@ class Trainer:
                    for k in range(len(batches[0]))]
         return self._unwrap(outputs, outputs=True)
 
-    def train_on_batch(self, x, y):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (or [loss, *metrics])."""
         self._require_compiled("train_on_batch")
-        xs, ys = self._prepare_xy(x, y)
+        xs, ys, sws = self._prepare_batch(x, y, sample_weight, class_weight)
         data.check_stateful_batches(len(xs[0]), len(xs[0]), self._static_batch_size(),
                                     "train_on_batch")
         self._reset_trackers()
-        xp = backend.xp()
-        self._train_step([xp.asarray(a) for a in xs], [xp.asarray(a) for a in ys])
-        return self._result(self._logs())
+        batch = next(ArrayBatches(xs, ys, sws, len(xs[0])).epoch())
+        self._train_step(*batch)
+        logs = self._logs()
+        return logs if return_dict else self._result(logs)
 
-    def test_on_batch(self, x, y):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """Loss (or [loss, *metrics]) on one batch, without updating weights."""
         self._require_compiled("test_on_batch")
-        xs, ys = self._prepare_xy(x, y)
-        return self._result(self._evaluate_arrays(xs, ys, len(xs[0])))
+        xs, ys, sws = self._prepare_batch(x, y, sample_weight)
+        logs = self._run_evaluation(ArrayBatches(xs, ys, sws, len(xs[0])))
+        return logs if return_dict else self._result(logs)
 
     def predict_on_batch(self, x):
         """Outputs for one batch as NumPy arrays."""
@@ -335,6 +406,9 @@ class Trainer:
             data.check_input_shape(array, tensor.shape, self._first_consumer(tensor))
             xs.append(array)
         data.check_lengths_all(xs)
+        if len(xs[0]) == 0:
+            raise ValueError(f"The model received 0 samples (x of shape {xs[0].shape}): pass at "
+                             "least one sample.")
         return xs
 
     def _first_consumer(self, tensor):
