@@ -39,6 +39,18 @@ def as_array(value, argument, dtype=None, keep_integers=False):
     return value
 
 
+def as_integer_ids(array, dtype):
+    """Token ids for an integer model input: integral floats are cast, others refused."""
+    if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
+        raise ValueError(
+            f"This model's input takes integer ids (dtype {dtype}), but `x` holds non-integer "
+            "values. Pass token ids, e.g. from pad_sequences(...).")
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"This model's input takes integer ids (dtype {dtype}); received an "
+                        f"array of dtype {array.dtype}.")
+    return array.astype(dtype, copy=False)
+
+
 def as_targets(y, floatx):
     """Targets as floatx, except integer class labels, which stay integers."""
     return as_array(y, "y", floatx, keep_integers=True)

@@ -134,7 +134,9 @@ class Layer:
         if batch_input_shape is not None:
             return _shape_tuple(batch_input_shape, "batch_input_shape")
         if input_shape is None and input_dim is not None:
-            input_shape = (input_length, input_dim) if input_length is not None else (input_dim,)
+            # Keras 2: a sequence layer's input_dim is its features, timesteps from input_length
+            sequence = input_length is not None or self._sequence_input
+            input_shape = (input_length, input_dim) if sequence else (input_dim,)
         if input_shape is not None:
             return (batch_size,) + _shape_tuple(input_shape, "input_shape")
         return None
@@ -197,6 +199,7 @@ class Layer:
         return tuple(input_shape)
 
     supports_masking = False
+    _sequence_input = False  # True for layers whose input is (batch, timesteps, features)
 
     def compute_mask(self, inputs, mask=None):
         """The mask of the output: passed through when `supports_masking`, else dropped."""

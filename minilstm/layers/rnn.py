@@ -85,6 +85,7 @@ class RNN(Layer):
     """
 
     cell = None  # kernel name: 'lstm', 'gru', 'simple_rnn'
+    _sequence_input = True
     gates = 1  # G: H-wide gate blocks in the weights
     state_count = 1  # 2 for the LSTM (h, c)
 

@@ -13,6 +13,18 @@ forward call and put back before that node's backward.
 from ..layers.input_layer import InputLayer
 
 
+def _autocast(layer, x, several):
+    """Float inputs cast to the dtype of the layer's weights, as Keras autocasts.
+
+    Returns (x, the dtype it had, or None when nothing was cast).
+    """
+    weights = layer.weights
+    if several or not weights or getattr(x, "dtype", None) is None or x.dtype.kind != "f" \
+            or x.dtype == weights[0].dtype or weights[0].dtype.kind != "f":
+        return x, None
+    return x.astype(weights[0].dtype), x.dtype
+
+
 def _add(table, tensor, value):
     """table[tensor] += value, where None means 'no gradient yet'."""
     if value is None:
@@ -91,9 +103,10 @@ class Graph:
             options = {}
             if node.state_inputs:
                 options["initial_state"] = [values[id(t)] for t in node.state_inputs]
+            x, cast_from = _autocast(layer, x, node.multiple_inputs)
             output = layer.forward(x, training=training, mask=mask, **options)
             output_mask = layer.compute_mask(x, mask)
-            saved.append(getattr(layer, "_cache", None))
+            saved.append((getattr(layer, "_cache", None), cast_from))
             outputs = output if node.multiple_outputs else [output]
             output_masks = (output_mask if isinstance(output_mask, list)
                             else [output_mask] * len(outputs))
@@ -117,13 +130,15 @@ class Graph:
         for tensor, grad in zip(self.outputs, output_grads):
             _add(grads, tensor, grad)
         self.layer_grads = {}
-        for node, cache in zip(reversed(self.nodes), reversed(self._saved)):
+        for node, saved in zip(reversed(self.nodes), reversed(self._saved)):
             layer = node.layer
             output_grads = [grads.get(id(t)) for t in node.outputs]
             if isinstance(layer, InputLayer) or all(g is None for g in output_grads):
                 continue
-            layer._cache = cache
+            layer._cache, cast_from = saved
             dx = layer.backward(output_grads if node.multiple_outputs else output_grads[0])
+            if cast_from is not None and dx is not None:
+                dx = dx.astype(cast_from)
             if layer.weights:
                 self._accumulate(layer, layer.grads)
             for tensor, grad in zip(node.inputs, dx if node.multiple_inputs else [dx]):

@@ -87,7 +87,8 @@ class Sequential(Model):
     def _build_graph(self):
         from ..layers.input_layer import Input
 
-        tensor = inputs = Input(batch_shape=self._input_shape, dtype=self._input_dtype)
+        dtype = self._input_dtype or getattr(self._layers[0], "input_dtype", None)
+        tensor = inputs = Input(batch_shape=self._input_shape, dtype=dtype)
         for layer in self._layers:
             tensor = layer(tensor)
         self._structure = {"inputs": inputs, "outputs": tensor}

@@ -403,6 +403,8 @@ class Trainer:
             integer = np.dtype(tensor.dtype).kind in "iu"
             array = data.as_array(value, "x", None if integer else backend.floatx(),
                                   keep_integers=integer)
+            if integer:
+                array = data.as_integer_ids(array, tensor.dtype)
             data.check_input_shape(array, tensor.shape, self._first_consumer(tensor))
             xs.append(array)
         data.check_lengths_all(xs)
