@@ -382,9 +382,13 @@ def test_numba_batch_split_matches_reference(
     cpu = kernels.get("numba").lstm  # the private names live in the cell module
     monkeypatch.setattr(cpu, "_num_chunks", lambda *shape: chunks)
     calls = []
-    for name in ("_forward_chunks", "_backward_chunks"):
-        split = getattr(cpu, name)
-        monkeypatch.setattr(cpu, name, lambda *a, _f=split, _n=name: calls.append(_n) or _f(*a))
+    run_chunks = cpu.run_chunks
+
+    def recording_run_chunks(rows, B, n, *args):
+        calls.append((rows.__name__, n))
+        return run_chunks(rows, B, n, *args)
+
+    monkeypatch.setattr(cpu, "run_chunks", recording_run_chunks)
     options = {
         "activation": activation,
         "recurrent_activation": recurrent_activation,
@@ -398,7 +402,7 @@ def test_numba_batch_split_matches_reference(
             ("hs", "cs") + GRADIENTS, (*got[:2], *got_grads), (*expected[:2], *expected_grads)
         ):
             _assert_close(name, value, reference_value, TOLERANCES[dtype])
-    assert calls == ["_forward_chunks", "_backward_chunks"] * 2
+    assert calls == [("_forward_rows", chunks), ("_backward_rows", chunks)] * 2
     # Each chunk's work is fixed by its rows, so a repeat is bit-identical.
     again = _run("numba", arrays, upstream, **options)
     for a, b in zip((*got[:2], *got_grads), (*again[1][:2], *again[3])):

@@ -1,0 +1,86 @@
+"""All cores without a sync per step: the batch in row chunks, one thread per chunk.
+
+Rows of a recurrent cell never mix, so each chunk of rows runs the whole
+computation for its rows: its input projection, its step GEMMs and gate loops,
+its dx, and its own partial weight gradients, which the wrapper adds after.
+`num_chunks` picks P = `numba.get_num_threads()`, fewer so that a chunk keeps
+at least max(`_MIN_ROWS`, H/8) rows, and 1 for problems under
+`_MIN_PARALLEL_WORK` (such as W0 and W4), which then start no thread at all.
+
+The chunks run in a small thread pool: the compiled loops release the GIL
+(`nogil=True`), so P calls of one compiled function run at once. (A `prange`
+over the chunks does the same work, but compiling a parallel function costs
+seconds per cell and dtype.) While the chunks call BLAS at the same time,
+every BLAS thread pool is held at one thread with threadpoolctl (the chunks
+are the threads; a multi-threaded BLAS under them would oversubscribe the
+cores), and put back as it was after the call. A single-chunk call leaves
+BLAS alone, so its GEMMs may still use BLAS's own threads.
+"""
+
+import concurrent.futures
+import threading
+
+# A chunk gets at least max(_MIN_ROWS, H // 8) rows. Each chunk's step GEMM reads
+# the whole recurrent kernel again; for thin chunks and large H that costs more
+# than a second core gives back, and one chunk whose GEMMs use BLAS's own threads
+# is faster (measured on 2 cores: B=64 with H=512, B=32 with H=256).
+_MIN_ROWS = 8
+# Below this many multiply-adds per sequence (B*T*(I+H)*G*H), one thread beats
+# waking the others (measured crossover ~0.8M on 2 cores; W0 and W4 are far below).
+_MIN_PARALLEL_WORK = 1 << 20
+
+_LOCK = threading.Lock()  # one split call at a time: each uses every core
+_POOL = []  # the worker threads and the threadpoolctl controller, made on the first split
+
+
+def num_chunks(B, T, I, H, gates=4):
+    """How many row chunks to run at once: 1 (no thread started) for small problems."""
+    if B * T * (I + H) * gates * H < _MIN_PARALLEL_WORK:
+        return 1
+    from numba import get_num_threads
+
+    return max(1, min(get_num_threads(), B // max(_MIN_ROWS, H // 8)))
+
+
+def run_chunks(rows, B, chunks, args, partials=()):
+    """rows(lo, hi, *args, *(p[c] for p in partials)) for every chunk c, all at once.
+
+    Chunk c is rows B*c//chunks : B*(c+1)//chunks (sizes within 1 of each other).
+    `partials` are arrays with one leading entry per chunk (the partial weight
+    gradients), so no two threads write to one buffer. Chunk 0 runs in the
+    calling thread; the call returns when every chunk has finished.
+    """
+    if chunks == 1:
+        rows(0, B, *args, *(p[0] for p in partials))
+        return
+    bounds = [B * c // chunks for c in range(chunks + 1)]
+    calls = [(bounds[c], bounds[c + 1], *args, *(p[c] for p in partials)) for c in range(chunks)]
+    with _LOCK:
+        pool, blas = _pool()
+        with blas.limit(limits=1, user_api="blas"):
+            futures = [pool.submit(rows, *call) for call in calls[1:]]
+            try:
+                rows(*calls[0])
+            finally:
+                concurrent.futures.wait(futures)
+            for future in futures:
+                future.result()  # re-raises an error from the thread
+
+
+def _pool():
+    """(thread pool, threadpoolctl controller), made once.
+
+    threadpoolctl sets the pools of the BLAS libraries loaded in this process
+    (scipy's, which the loops call, and NumPy's, which they do not) and
+    restores them on exit, so the rest of the program keeps its BLAS threads.
+    """
+    if not _POOL:
+        import numba
+        import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the loops call)
+        from threadpoolctl import ThreadpoolController
+
+        workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+        _POOL.append(concurrent.futures.ThreadPoolExecutor(workers, "minilstm-numba"))
+        _POOL.append(ThreadpoolController())  # lists the loaded libraries once
+    return _POOL[0], _POOL[1]
+

@@ -1,0 +1,222 @@
+"""The products every cell makes, with the optional masks, for one chunk of rows.
+
+The compiled twins of reference/_sequence.py: the input projection of all
+steps, the recurrent product of one step, and after the backward loop the
+input and weight gradients, each with the dropout masks of kernels/cache.py
+(none, one shared by the gate blocks, or one per block):
+
+    forward:   out_k = (a * m_k) @ W_k                       for each block k
+    backward:  da    = Σ_k (dout_k @ W_kᵀ) * m_k
+               dW_k  = Σ over rows of (a * m_k)ᵀ @ dout_k
+
+Every function works on batch rows lo:hi of [B, T, ...] arrays, whose rows
+(b, t) form one [(hi-lo)*T, ...] matrix, so each product over all steps is one
+GEMM (per block when the masks are per block). Absent masks are arrays with
+no entries (`masks.shape[0] == 0`), so one compiled version serves calls with
+and without them.
+"""
+
+import numpy as np
+
+from ._blas import gemm
+from ._math import jit
+
+# ----------------------------------------------------------------------------
+# The wrappers' side (plain Python)
+# ----------------------------------------------------------------------------
+
+
+def check_float_type(x):
+    if x.dtype.char not in "fd":
+        raise NotImplementedError(
+            f"The 'numba' kernel set supports float32 and float64, got {x.dtype}. "
+            "Use the 'numpy' backend (minilstm.backend.set_backend('numpy')) for other dtypes."
+        )
+
+
+def mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask):
+    """The three masks as C-contiguous arrays; an absent one has no rows.
+
+    Returns (mask [B, T] bool or [0, T], dropout_mask [M, B, I] or [0, B, I],
+    recurrent_dropout_mask [M, B, H] or [0, B, H]).
+    """
+    B, T, I = x.shape
+    mask = np.zeros((0, T), bool) if mask is None else np.ascontiguousarray(mask)
+    dropout_mask = (np.zeros((0, B, I), x.dtype) if dropout_mask is None
+                    else np.ascontiguousarray(dropout_mask))
+    recurrent_dropout_mask = (np.zeros((0, B, H), x.dtype) if recurrent_dropout_mask is None
+                              else np.ascontiguousarray(recurrent_dropout_mask))
+    return mask, dropout_mask, recurrent_dropout_mask
+
+
+def scratch(masks, B, T, D, dtype):
+    """A [B, T, D] buffer for masked copies of an operand, or an empty one without masks."""
+    return np.empty((B if masks.shape[0] else 0, T, D), dtype)
+
+
+# ----------------------------------------------------------------------------
+# Compiled helpers over rows lo:hi
+# ----------------------------------------------------------------------------
+
+
+@jit
+def rows_of(a, lo, hi):
+    """a[lo:hi] of a C-contiguous [B, T, D] array as the [(hi-lo)*T, D] matrix of its rows."""
+    return a[lo:hi].reshape((hi - lo) * a.shape[1], a.shape[2])
+
+
+@jit
+def keep(mask, b, t):
+    """True when step t of row b runs (no mask, or the mask is True there)."""
+    return mask.shape[0] == 0 or mask[b, t]
+
+
+@jit
+def _block_width(masks, columns):
+    """Columns per block: all of them for no or one shared mask, else columns / M."""
+    return columns if masks.shape[0] <= 1 else columns // masks.shape[0]
+
+
+@jit
+def _mask_of(masks, c, width):
+    """The mask of the block that starts at column c (blocks `width` wide)."""
+    return masks[0] if masks.shape[0] == 1 else masks[c // width]
+
+
+@jit
+def _masked_copy(a, mask, lo, hi, out):
+    """out[b, t] = a[b, t] * mask[b] for rows lo:hi of [B, T, D] arrays; mask [B, D]."""
+    for b in range(lo, hi):
+        m = mask[b]
+        for t in range(a.shape[1]):
+            src, dst = a[b, t], out[b, t]
+            for j in range(dst.size):
+                dst[j] = src[j] * m[j]
+
+
+@jit
+def project_inputs(lo, hi, x, kernel, masks, out, xm):
+    """out[lo:hi] = (x * m_k) @ kernel_k for every gate block k, over all steps at once.
+
+    x: [B, T, I]; kernel: [I, G*H]; masks: [M, B, I]; out: [B, T, G*H];
+    xm: [B, T, I] scratch (used only with masks).
+    """
+    out_rows = rows_of(out, lo, hi)
+    if masks.shape[0] == 0:
+        gemm(rows_of(x, lo, hi), kernel, out_rows, 0.0)
+        return
+    width = _block_width(masks, kernel.shape[1])
+    for c in range(0, kernel.shape[1], width):
+        _masked_copy(x, _mask_of(masks, c, width), lo, hi, xm)
+        gemm(rows_of(xm, lo, hi), kernel[:, c:c + width], out_rows[:, c:c + width], 0.0)
+
+
+@jit
+def recurrent_product(h_prev, lo, recurrent_kernel, masks, columns, z, hm, beta):
+    """z[:, :columns] = (h_prev * m_k) @ recurrent_kernel_k + beta * z, per block k.
+
+    h_prev: [n, H] the rows lo:lo+n at one step; recurrent_kernel: [H, G*H];
+    masks: [M, B, H]; z: [n, >= columns]; hm: [n, H] scratch (used with masks).
+    """
+    if masks.shape[0] == 0:
+        gemm(h_prev, recurrent_kernel[:, :columns], z[:, :columns], beta)
+        return
+    width = _block_width(masks, recurrent_kernel.shape[1])
+    step = min(width, columns)
+    for c in range(0, columns, step):
+        mask = _mask_of(masks, c, width)
+        for r in range(h_prev.shape[0]):
+            for j in range(h_prev.shape[1]):
+                hm[r, j] = h_prev[r, j] * mask[lo + r, j]
+        gemm(hm, recurrent_kernel[:, c:c + step], z[:, c:c + step], beta)
+
+
+@jit
+def recurrent_product_backward(dz, lo, recurrent_kernel, masks, columns, dh, tmp):
+    """dh += Σ_k (dz_k @ recurrent_kernel_kᵀ) * m_k over the blocks in dz[:, :columns].
+
+    dz: [n, >= columns] one step's gradients; dh: [n, H], added to;
+    tmp: [n, H] scratch (used with masks).
+    """
+    if masks.shape[0] == 0:
+        gemm(dz[:, :columns], recurrent_kernel[:, :columns].T, dh, 1.0)
+        return
+    width = _block_width(masks, recurrent_kernel.shape[1])
+    step = min(width, columns)
+    for c in range(0, columns, step):
+        mask = _mask_of(masks, c, width)
+        gemm(dz[:, c:c + step], recurrent_kernel[:, c:c + step].T, tmp, 0.0)
+        for r in range(dh.shape[0]):
+            for j in range(dh.shape[1]):
+                dh[r, j] += tmp[r, j] * mask[lo + r, j]
+
+
+@jit
+def input_gradient(lo, hi, dz, kernel, masks, dx, tmp):
+    """dx[lo:hi] = Σ_k (dz_k @ kernel_kᵀ) * m_k over all steps at once.
+
+    dz: [B, T, G*H]; kernel: [I, G*H]; masks: [M, B, I]; dx: [B, T, I];
+    tmp: [B, T, I] scratch (used with masks).
+    """
+    dx_rows, dz_rows = rows_of(dx, lo, hi), rows_of(dz, lo, hi)
+    if masks.shape[0] == 0:
+        gemm(dz_rows, kernel.T, dx_rows, 0.0)
+        return
+    width = _block_width(masks, kernel.shape[1])
+    for c in range(0, kernel.shape[1], width):
+        gemm(dz_rows[:, c:c + width], kernel[:, c:c + width].T, rows_of(tmp, lo, hi), 0.0)
+        mask = _mask_of(masks, c, width)
+        for b in range(lo, hi):
+            for t in range(dx.shape[1]):
+                for i in range(dx.shape[2]):
+                    d = tmp[b, t, i] * mask[b, i]
+                    dx[b, t, i] = d if c == 0 else dx[b, t, i] + d
+
+
+@jit
+def weight_gradient(lo, hi, a, masks, c0, c1, dz, dweights, am):
+    """dweights[:, c0:c1] = Σ over rows lo:hi and all steps of (a * m_k)ᵀ @ dz_k.
+
+    a: [B, T, D] the operand, aligned step by step with dz: [B, T, G*H];
+    masks: [M, B, D]; dweights: [D, G*H], columns c0:c1 written;
+    am: [B, T, D] scratch (used with masks).
+    """
+    dz_rows = rows_of(dz, lo, hi)
+    if masks.shape[0] == 0:
+        gemm(rows_of(a, lo, hi).T, dz_rows[:, c0:c1], dweights[:, c0:c1], 0.0)
+        return
+    width = _block_width(masks, dz.shape[2])
+    step = min(width, c1 - c0)
+    for c in range(c0, c1, step):
+        _masked_copy(a, _mask_of(masks, c, width), lo, hi, am)
+        gemm(rows_of(am, lo, hi).T, dz_rows[:, c:c + step], dweights[:, c:c + step], 0.0)
+
+
+@jit
+def column_sums(lo, hi, dz, out):
+    """out = Σ over rows lo:hi and all steps of dz [B, T, C] (per row first, then over rows)."""
+    row_sum = np.empty(out.size, out.dtype)
+    out[:] = 0.0
+    for b in range(lo, hi):
+        row_sum[:] = 0.0
+        for t in range(dz.shape[1]):
+            d = dz[b, t]
+            for k in range(out.size):
+                row_sum[k] += d[k]
+        for k in range(out.size):
+            out[k] += row_sum[k]
+
+
+@jit
+def gather_h_prev(lo, hi, hs, h0, reverse, hp):
+    """hp[b, t_in] = the h_prev of the step that read x[b, t_in] (h0 for the first step).
+
+    hs: [B, T, H] processing order; hp: [B, T, H] input order, like x and dz.
+    """
+    T = hs.shape[1]
+    for b in range(lo, hi):
+        for t in range(T):
+            t_in = T - 1 - t if reverse else t
+            src, dst = (hs[b, t - 1] if t > 0 else h0[b]), hp[b, t_in]
+            for j in range(dst.size):
+                dst[j] = src[j]

@@ -1,0 +1,345 @@
+"""The GRU on the CPU with Numba, both reset variants: BLAS GEMMs plus fused, compiled loops.
+
+The equations, names and shapes are reference/gru.py's; see there. The work
+is arranged as in lstm.py (one input-projection GEMM over all steps, one
+recurrent GEMM per step, fused gate loops per row, the weight gradients as
+GEMMs over all steps after the backward loop), per chunk of batch rows:
+
+- reset_after=True: each step's `h_prev @ recurrent_kernel` goes to a small
+  buffer, since r multiplies only its candidate block (plus b_rec); the row
+  loop then makes z, r, hh and h in one pass.
+- reset_after=False: the z and r blocks of the recurrent product accumulate
+  into `gates`; a row loop makes z and r, a second GEMM per step adds
+  `(r * h_prev) @ recurrent_kernel[:, 2H:]` to the candidate block, and a
+  second row loop makes hh and h. Backward mirrors it with two GEMMs per step.
+
+The cache (`GRUCache`) is private to this set except `hs`:
+
+    x                  [B, T, I] the caller's x (input order)
+    h0                 [B, H]; kernel [I, 3H]; recurrent_kernel [H, 3H]
+    hs                 [B, T, H] the returned array (processing order)
+    gates              [B, T, 3H] activated z, r, hh in INPUT order (row b, t
+                       belongs to x[b, t]); a masked step's row is unused
+    recurrent_h        [B, T, H] reset_after: h_prev @ U_h + b_rh per step,
+                       input order; None when reset_after is False
+    z                  None
+    mask, dropout_mask, recurrent_dropout_mask   as given, or None
+
+Run with `NUMBA_DISABLE_JIT=1` to read or step through the loops as Python.
+"""
+
+import numpy as np
+
+from ..activations import CODES
+from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
+from ._blas import gemm
+from ._math import activate, copy, fill, jit, scale_by_derivative
+from ._parallel import num_chunks as _num_chunks
+from ._parallel import run_chunks
+from ._sequence import (
+    check_float_type,
+    column_sums,
+    gather_h_prev,
+    input_gradient,
+    keep,
+    mask_arrays,
+    project_inputs,
+    recurrent_product,
+    recurrent_product_backward,
+    scratch,
+    weight_gradient,
+)
+
+__all__ = ["gru_forward", "gru_backward"]
+
+
+def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
+                recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
+                mask=None, dropout_mask=None, recurrent_dropout_mask=None):
+    """Runs the GRU over all T steps (same contract as reference.gru_forward).
+
+    Args:
+        x: [B, T, I] input sequences, float32 or float64.
+        h0: [B, H] initial state.
+        kernel: [I, 3H]; recurrent_kernel: [H, 3H]; bias: [2, 3H] when
+            reset_after, else [3H].
+        activation, recurrent_activation: names from kernels.activations.
+        reset_after: apply the reset gate after the recurrent product.
+        go_backwards: process the sequence last step first.
+        mask: [B, T] bool or None. dropout_mask: [1 or 3, B, I] or None.
+        recurrent_dropout_mask: [1 or 3, B, H] or None (kernels/cache.py).
+
+    Returns:
+        hs: [B, T, H] state after each step (processing order), a new array.
+        cache: a GRUCache; pass it unchanged to `gru_backward`.
+    """
+    B, T, I, H = check_sequence_inputs(
+        x, {"h0": h0}, kernel, recurrent_kernel, bias, 3,
+        (lambda H: (2, 3 * H)) if reset_after else (lambda H: (3 * H,)),
+        {"activation": activation, "recurrent_activation": recurrent_activation},
+        mask, dropout_mask, recurrent_dropout_mask)
+    check_float_type(x)
+    x, h0, kernel, recurrent_kernel = map(np.ascontiguousarray, (x, h0, kernel, recurrent_kernel))
+    bias = np.ascontiguousarray(bias).reshape(-1, 3 * H)  # [b_in] or [b_in; b_rec]
+    masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
+    hs = np.empty((B, T, H), x.dtype)
+    gates = np.empty((B, T, 3 * H), x.dtype)
+    recurrent_h = np.empty((B if reset_after else 0, T, H), x.dtype)
+    xm = scratch(masks[1], B, T, I, x.dtype)
+    args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, gates, recurrent_h, xm,
+            CODES[activation], CODES[recurrent_activation], reset_after, go_backwards)
+    run_chunks(_forward_rows, B, _num_chunks(B, T, I, H, 3), args)
+    cache = GRUCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
+                     gates=gates, recurrent_h=recurrent_h if reset_after else None, z=None,
+                     activation=activation, recurrent_activation=recurrent_activation,
+                     reset_after=reset_after, go_backwards=go_backwards, mask=mask,
+                     dropout_mask=dropout_mask, recurrent_dropout_mask=recurrent_dropout_mask)
+    return hs, cache
+
+
+def gru_backward(dhs, dh_last, cache):
+    """BPTT over the whole sequence (same contract as reference.gru_backward).
+
+    Args:
+        dhs: [B, T, H] gradient with respect to every hs[:, t], or None.
+        dh_last: [B, H] gradient with respect to the final h, or None.
+        cache: the GRUCache from `gru_forward`, unchanged. It is only read.
+
+    Returns:
+        dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, 3H],
+        drecurrent_kernel [H, 3H], dbias (the shape of bias): new arrays.
+    """
+    B, T, H = check_backward_inputs(dhs, dh_last, None, cache)
+    x, dtype, reset_after = cache.x, cache.hs.dtype, cache.reset_after
+    I = x.shape[2]
+    dh = np.zeros((B, H), dtype) if dh_last is None else np.array(dh_last, order="C")
+    dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
+    masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
+    recurrent_h = cache.recurrent_h if reset_after else np.empty((0, T, H), dtype)
+    dz = np.empty((B, T, 3 * H), dtype)  # dL/d(x-projection) of every step, input order
+    # reset_after: dL/d(recurrent product); its candidate block differs from dz's
+    dzh = np.empty((B if reset_after else 0, T, 3 * H), dtype)
+    hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
+    xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
+    dx = np.empty((B, T, I), dtype)
+    chunks = _num_chunks(B, T, I, H, 3)
+    dkernel = np.empty((chunks, I, 3 * H), dtype)
+    drecurrent_kernel = np.empty((chunks, H, 3 * H), dtype)
+    dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)
+    args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, *masks, cache.hs,
+            cache.gates, recurrent_h, dz, dzh, hp, xm, hm, dx, CODES[cache.activation],
+            CODES[cache.recurrent_activation], reset_after, cache.go_backwards)
+    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
+    dbias = dbias.sum(axis=0)
+    return (dx, dh, dkernel.sum(axis=0), drecurrent_kernel.sum(axis=0),
+            dbias if reset_after else dbias[0])
+
+
+# ----------------------------------------------------------------------------
+# Compiled time loops over one chunk of rows
+# ----------------------------------------------------------------------------
+
+
+@jit
+def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+                  recurrent_dropout_mask, hs, gates, recurrent_h, xm, act_code, rec_code,
+                  reset_after, reverse):
+    """The T steps of reference.gru_forward for batch rows lo:hi.
+
+    Args:
+        lo, hi: the rows of this chunk.
+        x: [B, T, I] input order. h0: [B, H]. kernel: [I, 3H]; recurrent_kernel:
+            [H, 3H]; bias: [1 or 2, 3H] (b_in, then b_rec when reset_after).
+            The masks as mask_arrays gives them. All only read.
+        hs: [B, T, H] output (processing order).
+        gates: [B, T, 3H] output, activated z, r, hh (input order).
+        recurrent_h: [B, T, H] output when reset_after (input order).
+        xm: [B, T, I] scratch for masked inputs (empty without dropout).
+        act_code, rec_code: activation codes. reset_after: the variant.
+        reverse: go_backwards.
+    """
+    T, H = x.shape[1], hs.shape[2]
+    n = hi - lo
+    hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
+    zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
+    rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
+    b_in = bias[0]
+    project_inputs(lo, hi, x, kernel, dropout_mask, gates, xm)  # x_t @ kernel, all steps
+    for t in range(T):
+        t_in = T - 1 - t if reverse else t
+        h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
+        if reset_after:
+            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 3 * H, zh,
+                              hm, 0.0)
+            for b in range(lo, hi):
+                h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
+                if keep(mask, b, t_in):
+                    _cell_forward_after(gates[b, t_in], zh[b - lo], b_in, bias[1], h_prev_b,
+                                        hs[b, t], recurrent_h[b, t_in], act_code, rec_code)
+                else:  # a masked step keeps h_prev
+                    copy(h_prev_b, hs[b, t])
+            continue
+        # reset before: z and r first, then the candidate's product with r * h_prev
+        recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 2 * H,
+                          gates[lo:hi, t_in], hm, 1.0)
+        for b in range(lo, hi):
+            y = gates[b, t_in]
+            for k in range(2 * H):
+                y[k] = y[k] + b_in[k]
+            activate(rec_code, y[:2 * H])  # z, r
+            m_h = _candidate_mask(recurrent_dropout_mask, b)
+            h_prev_b, rh_b = (hs[b, t - 1] if t > 0 else h0[b]), rh[b - lo]
+            for j in range(H):
+                rh_b[j] = y[H + j] * (h_prev_b[j] * m_h[j] if m_h.size else h_prev_b[j])
+        gemm(rh, recurrent_kernel[:, 2 * H:], gates[lo:hi, t_in, 2 * H:], 1.0)
+        for b in range(lo, hi):
+            h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
+            if keep(mask, b, t_in):
+                _cell_forward_candidate(gates[b, t_in], b_in, h_prev_b, hs[b, t], act_code)
+            else:
+                copy(h_prev_b, hs[b, t])
+
+
+@jit
+def _candidate_mask(masks, b):
+    """Row b of the candidate block's recurrent dropout mask (the third), or an empty row."""
+    if masks.shape[0] == 0:
+        return masks.reshape(-1)[:0]
+    return masks[masks.shape[0] - 1, b]
+
+
+@jit
+def _cell_forward_after(y, zh, b_in, b_rec, h_prev, h, recurrent_h, act_code, rec_code):
+    """One row, reset_after: y (3H,) the input projection becomes z, r, hh; h written."""
+    H = h.size
+    for k in range(2 * H):
+        y[k] = (y[k] + b_in[k]) + (zh[k] + b_rec[k])
+    activate(rec_code, y[:2 * H])  # z, r
+    for j in range(H):
+        hh_ = zh[2 * H + j] + b_rec[2 * H + j]
+        recurrent_h[j] = hh_
+        y[2 * H + j] = (y[2 * H + j] + b_in[2 * H + j]) + y[H + j] * hh_
+    _cell_forward_candidate(y, b_in[:0], h_prev, h, act_code)
+
+
+@jit
+def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
+    """hh = act(y[2H:] + b_in[2H:]) in place (no bias when b_in is empty); h = z*h_prev + (1-z)*hh."""
+    H = h.size
+    one = y.dtype.type(1.0)
+    if b_in.size:
+        for j in range(H):
+            y[2 * H + j] = y[2 * H + j] + b_in[2 * H + j]
+    activate(act_code, y[2 * H:])
+    for j in range(H):
+        h[j] = y[j] * h_prev[j] + (one - y[j]) * y[2 * H + j]
+
+
+@jit
+def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, mask, dropout_mask,
+                   recurrent_dropout_mask, hs, gates, recurrent_h, dz, dzh, hp, xm, hm, dx,
+                   act_code, rec_code, reset_after, reverse, dkernel, drecurrent_kernel, dbias):
+    """The reversed steps of reference.gru_backward for batch rows lo:hi.
+
+    Args:
+        lo, hi: the rows of this chunk.
+        dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
+        dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
+        x ... recurrent_h: from the cache (layouts as gru_forward's), only read.
+        dz: [B, T, 3H] scratch, dL/d(x-projection) of every step (input order);
+            dzh: [B, T, 3H] scratch, dL/d(recurrent product) when reset_after.
+        hp: [B, T, H] scratch, h_prev of every step (input order).
+        xm, hm: scratch for masked operands (empty without the matching mask).
+        dx: [B, T, I] output (input order).
+        act_code, rec_code, reset_after, reverse: as in the forward.
+        dkernel [I, 3H], drecurrent_kernel [H, 3H], dbias [1 or 2, 3H]: this
+            chunk's sums, overwritten.
+    """
+    T, H = x.shape[1], hs.shape[2]
+    n = hi - lo
+    tmp = np.empty((n, H), x.dtype)  # one block's recurrent product, one step
+    drh = np.empty((n, H), x.dtype)  # reset before: dL/d(r * h_prev * m_h), one step
+    for t in range(T - 1, -1, -1):
+        t_in = T - 1 - t if reverse else t
+        for b in range(lo, hi):
+            dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
+            if dhs.shape[0] != 0:
+                for j in range(H):
+                    dh_t[j] += dhs[b, t, j]
+            if keep(mask, b, t_in):
+                y, d = gates[b, t_in], dz[b, t_in]
+                _cell_backward_mix(y, hs[b, t - 1] if t > 0 else h0[b], dh_t, d, act_code)
+                if reset_after:
+                    # ah = xh + r * hh_, hh_ = (h_prev * m_h) @ U_h + b_rh
+                    d_rec, rec_h = dzh[b, t_in], recurrent_h[b, t_in]
+                    for j in range(H):
+                        d[H + j] = d[2 * H + j] * rec_h[j]  # dr
+                        d_rec[2 * H + j] = d[2 * H + j] * y[H + j]  # dhh_
+                    scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
+                    copy(d[:2 * H], d_rec[:2 * H])
+            else:  # a masked step passes dh straight to step t-1
+                fill(dz[b, t_in], 0.0)
+                if reset_after:
+                    fill(dzh[b, t_in], 0.0)
+        if reset_after:
+            # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
+            recurrent_product_backward(dzh[lo:hi, t_in], lo, recurrent_kernel,
+                                       recurrent_dropout_mask, 3 * H, dh[lo:hi], tmp)
+            continue
+        # ah = xh + (r * h_masked) @ U_h
+        gemm(dz[lo:hi, t_in, 2 * H:], recurrent_kernel[:, 2 * H:].T, drh, 0.0)
+        for b in range(lo, hi):
+            if keep(mask, b, t_in):
+                y, d, dh_t = gates[b, t_in], dz[b, t_in], dh[b]
+                h_prev_b, drh_b = (hs[b, t - 1] if t > 0 else h0[b]), drh[b - lo]
+                m_h = _candidate_mask(recurrent_dropout_mask, b)
+                for j in range(H):
+                    m = m_h[j] if m_h.size else y.dtype.type(1.0)
+                    d[H + j] = drh_b[j] * (h_prev_b[j] * m)  # dr
+                    dh_t[j] += drh_b[j] * y[H + j] * m
+                scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
+        recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel,
+                                   recurrent_dropout_mask, 2 * H, dh[lo:hi], tmp)
+    # Σ over all rows and steps, one matmul per weight (per block with per-gate masks)
+    gather_h_prev(lo, hi, hs, h0, reverse, hp)
+    weight_gradient(lo, hi, x, dropout_mask, 0, 3 * H, dz, dkernel, xm)
+    input_gradient(lo, hi, dz, kernel, dropout_mask, dx, xm)
+    column_sums(lo, hi, dz, dbias[0])
+    if reset_after:
+        weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 3 * H, dzh, drecurrent_kernel, hm)
+        column_sums(lo, hi, dzh, dbias[1])
+    else:
+        weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 2 * H, dz, drecurrent_kernel, hm)
+        _reset_h_prev(lo, hi, gates, recurrent_dropout_mask, hp)  # now r * h_prev * m_h
+        weight_gradient(lo, hi, hp, recurrent_dropout_mask[:0], 2 * H, 3 * H, dz,
+                        drecurrent_kernel, hm)
+
+
+@jit
+def _cell_backward_mix(y, h_prev, dh, d, act_code):
+    """h = z * h_prev + (1 - z) * hh and hh = act(ah) backwards, for one row.
+
+    y: (3H,) activated z, r, hh. dh: (H,) dL/dh_t, becomes dh * z (the direct
+    part of dL/dh_prev). d: (3H,) written: dL/dz in its first block (before
+    z's derivative), dL/dah in its last; the middle block is left to the caller.
+    """
+    H = dh.size
+    one = y.dtype.type(1.0)
+    for j in range(H):
+        z, hh = y[j], y[2 * H + j]
+        d[j] = dh[j] * (h_prev[j] - hh)
+        d[2 * H + j] = dh[j] * (one - z)
+        dh[j] = dh[j] * z
+    scale_by_derivative(act_code, d[2 * H:], y[2 * H:])
+
+
+@jit
+def _reset_h_prev(lo, hi, gates, masks, hp):
+    """hp[b, t] *= r[b, t] * m_h[b]: the operand of the candidate block's product."""
+    H = hp.shape[2]
+    for b in range(lo, hi):
+        m_h = _candidate_mask(masks, b)
+        for t in range(hp.shape[1]):
+            row, y = hp[b, t], gates[b, t]
+            for j in range(H):
+                row[j] = y[H + j] * (row[j] * m_h[j] if m_h.size else row[j])

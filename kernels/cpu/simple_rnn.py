@@ -1,0 +1,195 @@
+"""The SimpleRNN on the CPU with Numba: BLAS GEMMs plus a fused, compiled loop per row.
+
+The equations, names and shapes are reference/simple_rnn.py's; see there. The
+work is arranged as in lstm.py: one input-projection GEMM over all steps, one
+recurrent GEMM per step accumulated in place, a fused bias-and-activation
+loop per row, and the weight gradients as GEMMs over all steps after the
+backward loop. The derivative is taken from the activated output.
+
+The cache (`SimpleRNNCache`) is private to this set except `hs`:
+
+    x                  [B, T, I] the caller's x (input order)
+    h0                 [B, H]; kernel [I, H]; recurrent_kernel [H, H]
+    hs                 [B, T, H] the returned array (processing order)
+    z                  None (the derivative is read from hs: a step that ran
+                       has h_t = act(a_t))
+    mask, dropout_mask, recurrent_dropout_mask   as given, or None
+
+Run with `NUMBA_DISABLE_JIT=1` to read or step through the loops as Python.
+"""
+
+import numpy as np
+
+from ..activations import CODES
+from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
+from ._math import activate, copy, fill, jit, scale_by_derivative
+from ._parallel import num_chunks as _num_chunks
+from ._parallel import run_chunks
+from ._sequence import (
+    check_float_type,
+    column_sums,
+    gather_h_prev,
+    input_gradient,
+    keep,
+    mask_arrays,
+    project_inputs,
+    recurrent_product,
+    recurrent_product_backward,
+    scratch,
+    weight_gradient,
+)
+
+__all__ = ["simple_rnn_forward", "simple_rnn_backward"]
+
+
+def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
+                       go_backwards=False, mask=None, dropout_mask=None,
+                       recurrent_dropout_mask=None):
+    """Runs the RNN over all T steps (same contract as reference.simple_rnn_forward).
+
+    Args:
+        x: [B, T, I] input sequences, float32 or float64.
+        h0: [B, H] initial state.
+        kernel: [I, H]; recurrent_kernel: [H, H]; bias: [H].
+        activation: a name from kernels.activations.
+        go_backwards: process the sequence last step first.
+        mask: [B, T] bool or None. dropout_mask: [1, B, I] or None.
+        recurrent_dropout_mask: [1, B, H] or None (kernels/cache.py).
+
+    Returns:
+        hs: [B, T, H] state after each step (processing order), a new array.
+        cache: a SimpleRNNCache; pass it unchanged to `simple_rnn_backward`.
+    """
+    B, T, I, H = check_sequence_inputs(
+        x, {"h0": h0}, kernel, recurrent_kernel, bias, 1, lambda H: (H,),
+        {"activation": activation}, mask, dropout_mask, recurrent_dropout_mask)
+    check_float_type(x)
+    x, h0, kernel, recurrent_kernel, bias = map(
+        np.ascontiguousarray, (x, h0, kernel, recurrent_kernel, bias))
+    masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
+    hs = np.empty((B, T, H), x.dtype)
+    z = np.empty((B, T, H), x.dtype)  # scratch: a_t of every step, input order
+    xm = scratch(masks[1], B, T, I, x.dtype)
+    args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, z, xm, CODES[activation],
+            go_backwards)
+    run_chunks(_forward_rows, B, _num_chunks(B, T, I, H, 1), args)
+    cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
+                           z=None, activation=activation, go_backwards=go_backwards, mask=mask,
+                           dropout_mask=dropout_mask,
+                           recurrent_dropout_mask=recurrent_dropout_mask)
+    return hs, cache
+
+
+def simple_rnn_backward(dhs, dh_last, cache):
+    """BPTT over the whole sequence (same contract as reference.simple_rnn_backward).
+
+    Args:
+        dhs: [B, T, H] gradient with respect to every hs[:, t], or None.
+        dh_last: [B, H] gradient with respect to the final h, or None.
+        cache: the SimpleRNNCache from `simple_rnn_forward`, unchanged.
+
+    Returns:
+        dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, H],
+        drecurrent_kernel [H, H], dbias [H]: new arrays.
+    """
+    B, T, H = check_backward_inputs(dhs, dh_last, None, cache)
+    x, dtype = cache.x, cache.hs.dtype
+    I = x.shape[2]
+    dh = np.zeros((B, H), dtype) if dh_last is None else np.array(dh_last, order="C")
+    dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
+    masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
+    da = np.empty((B, T, H), dtype)  # dL/da of every step, input order
+    hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
+    xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
+    dx = np.empty((B, T, I), dtype)
+    chunks = _num_chunks(B, T, I, H, 1)
+    dkernel = np.empty((chunks, I, H), dtype)
+    drecurrent_kernel = np.empty((chunks, H, H), dtype)
+    dbias = np.empty((chunks, H), dtype)
+    args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, *masks, cache.hs,
+            da, hp, xm, hm, dx, CODES[cache.activation], cache.go_backwards)
+    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
+    return dx, dh, dkernel.sum(axis=0), drecurrent_kernel.sum(axis=0), dbias.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------
+# Compiled time loops over one chunk of rows
+# ----------------------------------------------------------------------------
+
+
+@jit
+def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+                  recurrent_dropout_mask, hs, z, xm, act_code, reverse):
+    """The T steps of reference.simple_rnn_forward for batch rows lo:hi.
+
+    Args:
+        lo, hi: the rows of this chunk.
+        x: [B, T, I] input order. h0: [B, H]. kernel: [I, H]; recurrent_kernel:
+            [H, H]; bias: [H]. The masks as mask_arrays gives them. Only read.
+        hs: [B, T, H] output (processing order).
+        z: [B, T, H] scratch for a_t (input order).
+        xm: [B, T, I] scratch for masked inputs (empty without dropout).
+        act_code: activation code. reverse: go_backwards.
+    """
+    T, H = x.shape[1], hs.shape[2]
+    hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
+    project_inputs(lo, hi, x, kernel, dropout_mask, z, xm)  # x_t @ kernel, all steps
+    for t in range(T):
+        t_in = T - 1 - t if reverse else t
+        h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
+        # a = x_t @ kernel + bias + h_prev @ recurrent_kernel, accumulated in place
+        recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, H,
+                          z[lo:hi, t_in], hm, 1.0)
+        for b in range(lo, hi):
+            if keep(mask, b, t_in):
+                a = z[b, t_in]
+                for j in range(H):
+                    a[j] = a[j] + bias[j]
+                activate(act_code, a)  # h = act(a)
+                copy(a, hs[b, t])
+            else:  # a masked step keeps h_prev
+                copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+
+
+@jit
+def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, mask, dropout_mask,
+                   recurrent_dropout_mask, hs, da, hp, xm, hm, dx, act_code, reverse,
+                   dkernel, drecurrent_kernel, dbias):
+    """The reversed steps of reference.simple_rnn_backward for batch rows lo:hi.
+
+    Args:
+        lo, hi: the rows of this chunk.
+        dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
+        dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
+        x ... hs: from the cache (layouts as simple_rnn_forward's), only read.
+        da: [B, T, H], hp: [B, T, H] scratch, dL/da and h_prev of every step
+            (input order). xm, hm: scratch for masked operands.
+        dx: [B, T, I] output (input order). act_code, reverse: as forward.
+        dkernel [I, H], drecurrent_kernel [H, H], dbias [H]: this chunk's
+            sums, overwritten.
+    """
+    T, H = x.shape[1], hs.shape[2]
+    tmp = np.empty((hi - lo, H), x.dtype)  # the masked recurrent product, one step
+    for t in range(T - 1, -1, -1):
+        t_in = T - 1 - t if reverse else t
+        for b in range(lo, hi):
+            dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
+            if dhs.shape[0] != 0:
+                for j in range(H):
+                    dh_t[j] += dhs[b, t, j]
+            d = da[b, t_in]
+            if keep(mask, b, t_in):
+                copy(dh_t, d)  # h = act(a)
+                scale_by_derivative(act_code, d, hs[b, t])  # hs[b, t] = act(a)
+                fill(dh_t, 0.0)  # h_prev reaches the loss only through a (added below)
+            else:  # a masked step passes dh straight to step t-1
+                fill(d, 0.0)
+        # a = x_t @ kernel + bias + (h_prev * m) @ recurrent_kernel
+        recurrent_product_backward(da[lo:hi, t_in], lo, recurrent_kernel,
+                                   recurrent_dropout_mask, H, dh[lo:hi], tmp)
+    # Σ over all rows and steps, one matmul per weight
+    gather_h_prev(lo, hi, hs, h0, reverse, hp)
+    weight_gradient(lo, hi, x, dropout_mask, 0, H, da, dkernel, xm)
+    weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, H, da, drecurrent_kernel, hm)
+    input_gradient(lo, hi, da, kernel, dropout_mask, dx, xm)
+    column_sums(lo, hi, da, dbias)
