@@ -31,9 +31,10 @@ _load_kernels_from_checkout()
 
 from . import kernels  # noqa: E402
 from . import activations, backend, initializers, utils  # noqa: E402
-from . import callbacks, layers, losses, metrics, optimizers  # noqa: E402
+from . import callbacks, layers, losses, metrics, optimizers, preprocessing  # noqa: E402
 from . import models  # noqa: E402
 from .layers import Input  # noqa: E402
+from .layers.node import KerasTensor  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
 __version__ = "0.1.0"

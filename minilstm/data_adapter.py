@@ -21,12 +21,23 @@ def as_array(value, argument, dtype=None, keep_integers=False):
         raise ValueError(f"`{argument}` is required. Received: {argument}=None")
     if hasattr(value, "to_numpy"):  # pandas DataFrame / Series
         value = value.to_numpy()
-    value = backend.to_numpy(value)
+    try:
+        value = backend.to_numpy(value)
+    except ValueError as error:  # NumPy refuses ragged nested lists
+        raise ValueError(
+            f"`{argument}` must be a rectangular numeric array, but its rows have different "
+            f"lengths ({error}). Pad the sequences to one length first, e.g. with "
+            "minilstm.utils.pad_sequences.") from None
     if value.dtype == object:
         raise TypeError(
             f"`{argument}` must be a numeric array; received an array of Python objects. "
             "Check that every row has the same length."
         )
+    if value.dtype.kind in "USc":
+        what = "complex numbers" if value.dtype.kind == "c" else "strings"
+        raise TypeError(
+            f"`{argument}` must hold real numbers; received {what} (dtype {value.dtype}). "
+            "Convert the data to floats (or token ids) first.")
     castable = "fb" if keep_integers else "fbiu"
     if dtype is not None and value.dtype.kind in castable:
         value = value.astype(dtype, copy=False)

@@ -5,6 +5,12 @@ import sys
 
 import numpy as np
 
+from .data_utils import PyDataset, Sequence, timeseries_dataset_from_array, to_categorical
+from .preprocessing.sequence import pad_sequences
+
+__all__ = ["PyDataset", "Sequence", "pad_sequences", "set_random_seed",
+           "timeseries_dataset_from_array", "to_categorical"]
+
 
 def set_random_seed(seed):
     """Seeds Python's `random`, NumPy and, when it is loaded, CuPy: two runs give identical results.
@@ -38,12 +44,3 @@ def set_random_seed(seed):
     cupy = sys.modules.get("cupy")
     if cupy is not None:
         cupy.random.seed(seed)
-
-
-def to_categorical(y, num_classes=None, dtype="float32"):
-    """One-hot encodes integer class labels: (N,) -> (N, num_classes)."""
-    y = np.asarray(y, dtype="int64").reshape(-1)
-    num_classes = int(y.max()) + 1 if num_classes is None else num_classes
-    one_hot = np.zeros((y.size, num_classes), dtype=dtype)
-    one_hot[np.arange(y.size), y] = 1
-    return one_hot

@@ -5,14 +5,38 @@ from .activation import Activation
 from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding
 from .gru import GRU
 from .input_layer import Input, InputLayer
 from .lstm import LSTM
+from .masking import Masking
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from .reshaping import Flatten, Permute, RepeatVector, Reshape
 from .rnn import RNN
 from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Activation", "Bidirectional", "Dense", "Dropout", "GRU", "Input", "InputLayer", "Layer",
-    "LSTM", "RNN", "SimpleRNN", "TimeDistributed",
+    "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dot", "Dropout",
+    "Embedding", "Flatten", "GRU", "Input", "InputLayer", "Layer", "LSTM", "Masking", "Maximum",
+    "Minimum", "Multiply", "Permute", "RNN", "RepeatVector", "Reshape", "SimpleRNN", "Subtract",
+    "TimeDistributed", "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply",
+    "subtract",
 ]

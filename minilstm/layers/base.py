@@ -52,9 +52,14 @@ def _shape_tuple(value, argument):
     if isinstance(value, (int, np.integer)):
         value = (value,)
     try:
-        return tuple(None if d is None else int(d) for d in value)
+        dims = tuple(value)
     except TypeError:
-        raise TypeError(f"`{argument}` must be a tuple of integers. Received: {argument}={value!r}")
+        dims = None
+    if dims is None or not all(d is None or (isinstance(d, (int, np.integer))
+                                             and not isinstance(d, bool) and d > 0) for d in dims):
+        raise TypeError(f"`{argument}` must be a tuple of positive integers (None for an unknown "
+                        f"size). Received: {argument}={value!r}")
+    return tuple(None if d is None else int(d) for d in dims)
 
 
 def assign_weights(owner, current, weights):

@@ -3,7 +3,7 @@
 Two kinds of data, one interface (`steps`, `epoch()` yielding checked
 (xs, ys, sample_weights) lists on the active device):
 
-- `ArrayBatches`: arrays given to fit (x, y, sample_weight), checked once and
+- `ArraySlices`: arrays given to fit (x, y, sample_weight), checked once and
   moved to the device once, then sliced (shuffled each epoch when asked);
 - `SourceBatches`: a Python generator or iterator of batches, or a
   PyDataset-like object (`__len__` and `__getitem__`, `on_epoch_end`), each
@@ -44,7 +44,7 @@ def _on_device(arrays):
     return [None if a is None else xp.asarray(a) for a in arrays]
 
 
-class ArrayBatches:
+class ArraySlices:
     """Checked arrays, cut into batches of `batch_size` (the last one may be partial)."""
 
     def __init__(self, xs, ys, sample_weights, batch_size, shuffle=False):

@@ -151,6 +151,7 @@ class Sequential(Model):
                                "x", None, keep_integers=True)
         data.check_input_shape(sample, None, self._layers[0])
         self.build((None,) + sample.shape[1:])
+        self._shape_from_data = True
 
     def _prepare_inputs(self, x):
         self._ensure_built(x)
@@ -172,6 +173,8 @@ class Sequential(Model):
         for layer in self._layers:
             layer._unbuild()
         self._graph, self.built = None, False
+        if getattr(self, "_shape_from_data", False):
+            self._input_shape, self._shape_from_data = None, False
 
     def _static_batch_size(self):
         if any(getattr(layer, "stateful", False) for layer in self._layers):

@@ -14,7 +14,8 @@ from .. import backend, optimizers
 from .. import data_adapter as data
 from ..callbacks import CallbackList
 from ..metrics import Mean
-from .batches import ArrayBatches, SourceBatches, is_batch_source
+from . import arguments
+from .batches import ArraySlices, SourceBatches, is_batch_source
 from .compile_utils import CompiledLoss, CompiledMetrics
 
 
@@ -206,7 +207,7 @@ class Trainer:
         if sws is not None and validation is not None:
             sws = [None if w is None else w[:len(xs[0])] for w in sws]
         data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(), what)
-        return ArrayBatches(xs, ys, sws, batch_size, shuffle), validation
+        return ArraySlices(xs, ys, sws, batch_size, shuffle), validation
 
     # -- fit / evaluate / predict ----------------------------------------------------
 
@@ -223,6 +224,11 @@ class Trainer:
         `batch_input_shape=(B, T, F)` (the seed's spelling) states the batch size.
         """
         self._require_compiled("fit")
+        verbose = arguments.fit_arguments(epochs, verbose, validation_split, shuffle,
+                                          initial_epoch, validation_freq, steps_per_epoch,
+                                          validation_steps)
+        if shuffle == "batch":
+            shuffle = True  # Keras 2's chunked shuffle; whole-array shuffling is what it approximates
         batches, validation = self._training_batches(
             x, y, sample_weight, class_weight, batch_size, steps_per_epoch, shuffle, "fit",
             batch_input_shape, validation_split)
@@ -236,8 +242,7 @@ class Trainer:
             validation_batch_size = self._resolve_batch_size(validation_batch_size, "validation")
             data.check_stateful_batches(len(validation[0][0]), validation_batch_size,
                                         self._static_batch_size(), "validation")
-            validation_batches = ArrayBatches(*validation, None, validation_batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+            validation_batches = ArraySlices(*validation, None, validation_batch_size)
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                      model=self, verbose=verbose, epochs=epochs,
                                      steps=batches.steps)
@@ -285,7 +290,7 @@ class Trainer:
         xs, ys, sws = self._prepare_batch(x, y, sw)
         batch_size = self._resolve_batch_size(batch_size, what)
         data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(), what)
-        return ArrayBatches(xs, ys, sws, batch_size)
+        return ArraySlices(xs, ys, sws, batch_size)
 
     def _run_evaluation(self, batches, callback_list=None):
         self._reset_trackers()
@@ -301,12 +306,13 @@ class Trainer:
                  steps=None, callbacks=None, return_dict=False):
         """Loss (a float) or [loss, *metrics] on the data, in inference mode."""
         self._require_compiled("evaluate")
+        verbose = arguments.verbosity(verbose)
+        arguments.integer("steps", steps, minimum=1, allow_none=True)
         if is_batch_source(x) and (y is not None or sample_weight is not None):
             raise ValueError("`y` and `sample_weight` must not be given to evaluate() when `x` "
                              "is a generator or dataset: its batches carry them.")
         batches = self._evaluation_batches(x if is_batch_source(x) else (x, y), batch_size,
                                            steps, "evaluate", sample_weight)
-        verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)
         callback_list.on_test_begin()
@@ -318,6 +324,8 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for x as NumPy arrays (a list with several outputs), batch by batch."""
+        verbose = arguments.verbosity(verbose)
+        arguments.integer("steps", steps, minimum=1, allow_none=True)
         if is_batch_source(x):
             batches = SourceBatches(x, steps, lambda x, y=None, sw=None: (
                 self._prepare_inputs(x), None, None))
@@ -326,8 +334,7 @@ class Trainer:
             batch_size = self._resolve_batch_size(batch_size, "predict")
             data.check_stateful_batches(len(xs[0]), batch_size, self._static_batch_size(),
                                         "predict")
-            batches = ArrayBatches(xs, None, None, batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+            batches = ArraySlices(xs, None, None, batch_size)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)
         callback_list.on_predict_begin()
@@ -355,7 +362,7 @@ class Trainer:
         data.check_stateful_batches(len(xs[0]), len(xs[0]), self._static_batch_size(),
                                     "train_on_batch")
         self._reset_trackers()
-        batch = next(ArrayBatches(xs, ys, sws, len(xs[0])).epoch())
+        batch = next(ArraySlices(xs, ys, sws, len(xs[0])).epoch())
         self._train_step(*batch)
         logs = self._logs()
         return logs if return_dict else self._result(logs)
@@ -364,7 +371,7 @@ class Trainer:
         """Loss (or [loss, *metrics]) on one batch, without updating weights."""
         self._require_compiled("test_on_batch")
         xs, ys, sws = self._prepare_batch(x, y, sample_weight)
-        logs = self._run_evaluation(ArrayBatches(xs, ys, sws, len(xs[0])))
+        logs = self._run_evaluation(ArraySlices(xs, ys, sws, len(xs[0])))
         return logs if return_dict else self._result(logs)
 
     def predict_on_batch(self, x):
