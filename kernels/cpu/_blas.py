@@ -23,7 +23,10 @@ try:
     from numba import types
     from numba.extending import get_cython_function_address, overload
 
-    _SIGNATURE = types.void(*[types.voidptr] * 13)  # Fortran BLAS: every argument by pointer
+    # Fortran BLAS takes every argument by pointer; they are declared as intp
+    # (the same register on x86-64 and arm64) so that one compiled `_xgemm` per
+    # dtype serves views of every layout.
+    _SIGNATURE = types.void(*[types.intp] * 13)
     _XGEMM = {}
     for _name in ("sgemm", "dgemm"):
         llvm.add_symbol(f"minilstm_{_name}",
@@ -51,26 +54,33 @@ if overload is not None:
 
     @overload(gemm, jit_options={"error_model": "numpy", "nogil": True})
     def _gemm_blas(a, b, c, beta):
-        xgemm = _sgemm if c.dtype == types.float32 else _dgemm
-
         def impl(a, b, c, beta):
             m, k, n = a.shape[0], a.shape[1], c.shape[1]
             if m == 0 or n == 0:
                 return
             size = c.itemsize
-            ints = np.empty(8, np.int32)
+            trans_a, lda = _operand(a, size)
+            trans_b, ldb = _operand(b, size)
+            ldc = max(c.strides[0] // size, n, 1)
             # BLAS is column-major: the row-major c = a @ b is cᵀ = bᵀ @ aᵀ, so b goes first.
-            ints[0], ints[3] = _operand(b, size)  # trans, ld
-            ints[1], ints[4] = _operand(a, size)
-            ints[2] = max(c.strides[0] // size, n, 1)  # ldc
-            ints[5], ints[6], ints[7] = n, m, k
-            scalars = np.empty(2, c.dtype)
-            scalars[0], scalars[1] = 1.0, beta
-            xgemm(ints[0:].ctypes, ints[1:].ctypes, ints[5:].ctypes, ints[6:].ctypes,
-                  ints[7:].ctypes, scalars[0:].ctypes, b.ctypes, ints[3:].ctypes, a.ctypes,
-                  ints[4:].ctypes, scalars[1:].ctypes, c.ctypes, ints[2:].ctypes)
+            _xgemm(trans_b, trans_a, n, m, k, b.ctypes.data, ldb, a.ctypes.data, lda,
+                   c.dtype.type(beta), c.ctypes.data, ldc)
 
         return impl
+
+    @jit
+    def _xgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+        """Column-major BLAS gemm on raw addresses; beta's type picks sgemm or dgemm."""
+        ints = np.empty(8, np.int32)
+        ints[0], ints[1], ints[2], ints[3], ints[4] = trans_a, trans_b, m, n, k
+        ints[5], ints[6], ints[7] = lda, ldb, ldc
+        scalars = np.empty(2, type(beta))
+        scalars[0], scalars[1] = 1.0, beta
+        p, q = ints.ctypes.data, scalars.ctypes.data
+        if scalars.itemsize == 4:
+            _sgemm(p, p + 4, p + 8, p + 12, p + 16, q, a, p + 20, b, p + 24, q + 4, c, p + 28)
+        else:
+            _dgemm(p, p + 4, p + 8, p + 12, p + 16, q, a, p + 20, b, p + 24, q + 8, c, p + 28)
 
 
 @jit
