@@ -422,6 +422,6 @@ class Trainer:
 
     def _first_consumer(self, tensor):
         for node in self._graph.nodes:
-            if any(t is tensor for t in node.parents):
+            if any(t is tensor for t in node.inputs):  # not initial states: any shape checks
                 return node.layer
         return tensor.node.layer
