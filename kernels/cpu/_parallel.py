@@ -67,6 +67,11 @@ def run_chunks(rows, B, chunks, args, partials=()):
                 future.result()  # re-raises an error from the thread
 
 
+def total(partial):
+    """The sum of a per-chunk partial over its chunks (no copy for a single chunk)."""
+    return partial[0] if partial.shape[0] == 1 else partial.sum(axis=0)
+
+
 def _pool():
     """(thread pool, threadpoolctl controller), made once.
 

@@ -35,7 +35,7 @@ from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
 from ._blas import gemm
 from ._math import activate, copy, fill, jit, scale_by_derivative
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import run_chunks
+from ._parallel import run_chunks, total
 from ._sequence import (
     check_float_type,
     column_sums,
@@ -130,8 +130,8 @@ def gru_backward(dhs, dh_last, cache):
             cache.gates, recurrent_h, dz, dzh, hp, xm, hm, dx, CODES[cache.activation],
             CODES[cache.recurrent_activation], reset_after, cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    dbias = dbias.sum(axis=0)
-    return (dx, dh, dkernel.sum(axis=0), drecurrent_kernel.sum(axis=0),
+    dbias = total(dbias)
+    return (dx, dh, total(dkernel), total(drecurrent_kernel),
             dbias if reset_after else dbias[0])
 
 

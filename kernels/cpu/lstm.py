@@ -41,7 +41,7 @@ from ..activations import CODES
 from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
 from ._math import activate, copy, fill, jit, scale_by_derivative
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import run_chunks
+from ._parallel import run_chunks, total
 from ._sequence import (
     check_float_type,
     column_sums,
@@ -137,7 +137,7 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
             cache.hs, cache.cs, cache.gates, dz, hp, xm, hm, dx, CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return dx, dh, dc, dkernel.sum(axis=0), drecurrent_kernel.sum(axis=0), dbias.sum(axis=0)
+    return dx, dh, dc, total(dkernel), total(drecurrent_kernel), total(dbias)
 
 
 # ----------------------------------------------------------------------------

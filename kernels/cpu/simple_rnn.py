@@ -24,7 +24,7 @@ from ..activations import CODES
 from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
 from ._math import activate, copy, fill, jit, scale_by_derivative
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import run_chunks
+from ._parallel import run_chunks, total
 from ._sequence import (
     check_float_type,
     column_sums,
@@ -109,7 +109,7 @@ def simple_rnn_backward(dhs, dh_last, cache):
     args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, *masks, cache.hs,
             da, hp, xm, hm, dx, CODES[cache.activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return dx, dh, dkernel.sum(axis=0), drecurrent_kernel.sum(axis=0), dbias.sum(axis=0)
+    return dx, dh, total(dkernel), total(drecurrent_kernel), total(dbias)
 
 
 # ----------------------------------------------------------------------------
