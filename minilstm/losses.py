@@ -175,6 +175,25 @@ class Loss:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
 
+    def get_config(self):
+        """Keras's config keys; minilstm reduces with "sum_over_batch_size" only."""
+        return {"name": self.name, "reduction": "sum_over_batch_size", "dtype": None}
+
+    @classmethod
+    def from_config(cls, config):
+        """A loss from `get_config()`'s dict or Keras's; unsupported settings raise."""
+        config = dict(config)
+        for key, default in _CONFIG_DEFAULTS.items():
+            value = config.pop(key, default)
+            if key != "dtype" and value != default:
+                raise ValueError(f"The saved {cls.__name__} sets {key}={value!r}, which "
+                                 f"minilstm does not support (only {key}={default!r}).")
+        return cls(**config)
+
+
+_CONFIG_DEFAULTS = {"reduction": "sum_over_batch_size", "dtype": None, "from_logits": False,
+                    "label_smoothing": 0.0, "axis": -1, "ignore_class": None}
+
 
 class MeanSquaredError(Loss):
     """Mean of `(y_true - y_pred) ** 2`; gradient `2 (y_pred - y_true) / y_pred.size`."""
@@ -404,6 +423,26 @@ def get(identifier):
         f"Could not interpret loss identifier: {identifier!r} of type "
         f"{type(identifier).__name__}. Expected a string such as 'mse', a Loss, or a function."
     )
+
+
+def serialize(loss):
+    """Keras's dict for a Loss instance; a plain function's name for a wrapped function."""
+    if isinstance(loss, LossFunctionWrapper):
+        return loss.name
+    return {"module": "keras.losses", "class_name": type(loss).__name__,
+            "config": loss.get_config(), "registered_name": None}
+
+
+def deserialize(config):
+    """A Loss from `serialize`'s dict (or a name); unknown classes list what exists."""
+    if isinstance(config, str):
+        return get(config)
+    name = config.get("class_name") if isinstance(config, dict) else None
+    classes = {c.__name__: c for c in _CLASSES}
+    if name not in classes:
+        raise ValueError(f"Unknown loss: {name!r}. minilstm supports the losses "
+                         f"{', '.join(sorted(classes))}.")
+    return classes[name].from_config(config.get("config") or {})
 
 
 def check_targets(loss, y_true_shape, y_pred_shape, y_true=None):

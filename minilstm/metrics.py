@@ -118,6 +118,15 @@ class Metric:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
 
+    def get_config(self):
+        """Keras's config keys: the name (and a threshold where there is one)."""
+        return {"name": self.name, "dtype": "float32"}
+
+    @classmethod
+    def from_config(cls, config):
+        config = {k: v for k, v in config.items() if k != "dtype"}
+        return cls(**config)
+
 
 class Mean(Metric):
     """Running weighted mean of the values given, such as each batch's loss.
@@ -165,6 +174,9 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     def __init__(self, name="binary_accuracy", threshold=0.5):
         super().__init__(binary_accuracy, name, threshold=threshold)
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self._fn_kwargs["threshold"]}
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
@@ -267,3 +279,23 @@ def resolve(identifier, y_true_shape, y_pred_shape):
         metric = MeanMetricWrapper(_FUNCTIONS[identifier])
     metric.name = identifier
     return metric
+
+
+def serialize(metric):
+    """Keras's dict for a built-in Metric class; a name for a metric given as a function."""
+    if type(metric) in _CLASSES.values() or type(metric) is Mean:
+        return {"module": "keras.metrics", "class_name": type(metric).__name__,
+                "config": metric.get_config(), "registered_name": None}
+    return metric.name
+
+
+def deserialize(config):
+    """A Metric from `serialize`'s dict; a name is returned as is (compile resolves it)."""
+    if isinstance(config, str):
+        return config
+    classes = {**_CLASSES, "Mean": Mean}
+    name = config.get("class_name") if isinstance(config, dict) else None
+    if name not in classes:
+        raise ValueError(f"Unknown metric: {name!r}. minilstm supports the metric classes "
+                         f"{', '.join(sorted(classes))} and the names {sorted(_FUNCTIONS)}.")
+    return classes[name].from_config(config.get("config") or {})

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .backend import get_array_module
+from .backend import get_array_module, to_numpy
 
 
 class _Default(float):
@@ -287,6 +287,64 @@ class Optimizer:
         self._slots = {}
         self.iterations = 0
 
+    # -- Keras's variables: what `.weights.h5` and `.keras` files hold ------------------
+
+    def _keras_slot_order(self, params):
+        """(param, slot name) in the order Keras 3 creates the slot variables."""
+        return []
+
+    def keras_variables(self, params):
+        """`[iterations, learning_rate, *slots]` as NumPy arrays, in Keras 3's order.
+
+        `params` are the model's trainable weights in Keras's order. A slot not
+        created yet (no step taken) is written as zeros, which is its value.
+        """
+        arrays = [np.asarray(self.iterations, dtype="int64"),
+                  np.asarray(self.learning_rate, dtype="float32")]
+        for param, slot in self._keras_slot_order(params):
+            value = self.slots_for(param).get(slot)
+            arrays.append(np.zeros(param.shape, param.dtype) if value is None
+                          else to_numpy(value).copy())
+        return arrays
+
+    def check_keras_variables(self, params, arrays):
+        """Checks variables read from a Keras file; returns a function that loads them.
+
+        The counts must match Keras's layout for these params (else a warning,
+        as Keras gives, and nothing is loaded); a file of an optimizer that never
+        took a step holds only `iterations` and `learning_rate`.
+        """
+        order = self._keras_slot_order(params)
+        if len(arrays) not in (2, 2 + len(order)):
+            warnings.warn(
+                f"Skipping variable loading for optimizer '{self.name}', because it has "
+                f"{2 + len(order)} variables whereas the saved optimizer has {len(arrays)} "
+                "variables.", stacklevel=3)
+            return None
+        for index, ((param, slot), array) in enumerate(zip(order, arrays[2:])):
+            if tuple(array.shape) != tuple(param.shape):
+                raise ValueError(
+                    f"Optimizer variable {index + 2} ({slot}) in the file has shape "
+                    f"{tuple(array.shape)}, but the weight it belongs to has shape "
+                    f"{tuple(param.shape)}.")
+        iterations = int(np.asarray(arrays[0]))
+        learning_rate = _check_learning_rate(type(self).__name__, float(np.asarray(arrays[1])))
+        if np.float32(learning_rate) == np.float32(self.learning_rate):
+            learning_rate = self.learning_rate  # the file keeps float32: keep the exact rate
+
+        def apply():
+            self.reset()
+            self.iterations, self.learning_rate = iterations, learning_rate
+            if len(arrays) == 2:
+                return
+            for (param, slot), array in zip(order, arrays[2:]):
+                xp = get_array_module(param)
+                if id(param) not in self._slots:
+                    self._slots[id(param)] = (param, self.build_slots(param))
+                self._slots[id(param)][1][slot] = xp.asarray(array, dtype=param.dtype).copy()
+
+        return apply
+
     _config_keys = ()  # a subclass's own constructor arguments, for get_config
 
     def get_config(self):
@@ -329,6 +387,9 @@ class SGD(Optimizer):
     def build_slots(self, param):
         xp = get_array_module(param)
         return {"momentum": xp.zeros_like(param)} if self.momentum > 0 else {}
+
+    def _keras_slot_order(self, params):
+        return [(p, "momentum") for p in params] if self.momentum > 0 else []
 
     def update_step(self, param, grad, slots):
         lr, momentum = self.learning_rate, self.momentum
@@ -387,6 +448,11 @@ class Adam(Optimizer):
         xp = get_array_module(param)
         names = ["momentum", "velocity"] + (["velocity_hat"] if self.amsgrad else [])
         return {name: xp.zeros_like(param) for name in names}
+
+    def _keras_slot_order(self, params):
+        # Keras 3 creates momentum and velocity together per weight, then velocity_hat.
+        order = [(p, slot) for p in params for slot in ("momentum", "velocity")]
+        return order + ([(p, "velocity_hat") for p in params] if self.amsgrad else [])
 
     def update_step(self, param, grad, slots):
         xp = get_array_module(param)
@@ -448,6 +514,12 @@ class RMSprop(Optimizer):
         names += ["average_gradient"] if self.centered else []
         names += ["momentum"] if self.momentum > 0 else []
         return {name: xp.zeros_like(param) for name in names}
+
+    def _keras_slot_order(self, params):
+        # Keras 3 creates each kind for every weight in turn: velocity, momentum, average_gradient.
+        kinds = ["velocity"] + (["momentum"] if self.momentum > 0 else []) \
+            + (["average_gradient"] if self.centered else [])
+        return [(p, slot) for slot in kinds for p in params]
 
     def update_step(self, param, grad, slots):
         xp = get_array_module(param)

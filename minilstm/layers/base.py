@@ -19,6 +19,7 @@ Called on arrays, a layer runs (`__call__`); called on symbolic tensors
 (`minilstm.Input`), it records a Node of the Functional API's graph.
 """
 
+import inspect
 import re
 from collections import defaultdict
 
@@ -99,6 +100,76 @@ def assign_weights(owner, current, weights):
     xp = backend.xp()
     for target, array in zip(current, arrays):
         target[...] = xp.asarray(array, dtype=target.dtype)
+
+
+# Keys of Keras configs that minilstm layers do not take, with the value at which dropping
+# them changes nothing. Any other key a constructor does not take is dropped only when None.
+_DROPPABLE_AT = {"sparse": False, "ragged": False, "optional": False, "time_major": False,
+                 "data_format": "channels_last", "autocast": True}
+_ALWAYS_DROPPABLE = {"seed"}  # dropout seeds: minilstm draws from the global generator
+
+
+def _accepted_arguments(cls):
+    """The keyword arguments `cls(...)` takes, following **kwargs up the class chain."""
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                           p.KEYWORD_ONLY)} - {"self"}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return names
+
+
+def _dtype_from_config(value):
+    """A Keras dtype entry (a string or a DTypePolicy dict) as minilstm's dtype, or None."""
+    if isinstance(value, dict):
+        value = (value.get("config") or {}).get("name")
+    if isinstance(value, str) and value.startswith("mixed_"):
+        value = "float32"  # a mixed policy keeps float32 variables
+    return None if value in (None, backend.floatx()) else value
+
+
+def config_to_kwargs(cls, config):
+    """A Keras `get_config()` dict as keyword arguments for `cls`.
+
+    Keras writes keys minilstm layers do not take (regularizers and
+    constraints set to None, `sparse`, `data_format='channels_last'`, ...):
+    those are dropped when their value is the one that changes nothing; any
+    other value raises ValueError naming the key, so a model never loads
+    silently different from the one saved.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(f"{cls.__name__}.from_config() takes a dict. Received: {config!r}")
+    kwargs = dict(config)
+    accepted = _accepted_arguments(cls)
+    if "dtype" in kwargs:
+        kwargs["dtype"] = _dtype_from_config(kwargs["dtype"])
+    for key in list(kwargs):
+        if key in accepted:
+            continue
+        value = kwargs.pop(key)
+        if value is None or key in _ALWAYS_DROPPABLE or _DROPPABLE_AT.get(key, object()) == value:
+            continue
+        raise ValueError(
+            f"The saved config of a {cls.__name__} layer sets `{key}`={value!r}, which minilstm "
+            f"does not support. Supported arguments: {sorted(accepted)}.")
+    return kwargs
+
+
+def serialize_initializer(initializer):
+    """Keras's dict for an initializer attribute (None stays None)."""
+    from .. import initializers
+
+    if initializer is None:
+        return None
+    if isinstance(initializer, initializers.Initializer):
+        return initializers.serialize(initializer)
+    raise ValueError(f"Cannot serialize the initializer {initializer!r}: only minilstm "
+                     "Initializer instances have a config (plain functions do not).")
 
 
 class Layer:
@@ -286,7 +357,17 @@ class Layer:
         raise AttributeError(f"Layer {self.name} is not stateful: it has no states to reset.")
 
     def get_config(self):
+        """The constructor arguments, under Keras's config keys.
+
+        The file writers add Keras's `dtype` policy; `from_config` takes this
+        dict or one that Keras's `get_config()` returned.
+        """
         return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, unbuilt layer from `get_config()`'s dict (minilstm's or Keras's)."""
+        return cls(**config_to_kwargs(cls, config))
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import activations, initializers
-from .base import Layer
+from .base import Layer, serialize_initializer
 
 
 class Dense(Layer):
@@ -83,4 +83,8 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias}
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": serialize_initializer(self.kernel_initializer),
+                "bias_initializer": serialize_initializer(self.bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None,
+                "kernel_constraint": None, "bias_constraint": None}

@@ -43,4 +43,4 @@ class Dropout(Layer):
         return dy if self._cache is None else dy * self._cache
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate, "seed": None, "noise_shape": None}

@@ -73,7 +73,7 @@ class GRU(RNN):
 
     def get_config(self):
         return {
-            **super().get_config(), "activation": self.activation,
+            **super().get_config(), **self._weights_config(), "activation": self.activation,
             "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
             "reset_after": self.reset_after,
         }

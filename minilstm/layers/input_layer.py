@@ -44,6 +44,11 @@ class InputLayer(Layer):
     def forward(self, x, training=False, mask=None):
         return x
 
+    def get_config(self):
+        """Keras 3's keys: the full batch shape, the dtype name, and the name."""
+        return {"batch_shape": list(self._batch_input_shape),
+                "dtype": self.dtype or backend.floatx(), "sparse": False, "name": self.name}
+
     def backward(self, dy):
         self.grads = []
         return dy

@@ -77,7 +77,7 @@ class LSTM(RNN):
 
     def get_config(self):
         return {
-            **super().get_config(), "activation": self.activation,
+            **super().get_config(), **self._weights_config(), "activation": self.activation,
             "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
             "unit_forget_bias": self.unit_forget_bias,
         }

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import activations, backend
 from ..kernels.activations import SUPPORTED as KERNEL_ACTIVATIONS
-from .base import Layer
+from .base import Layer, serialize_initializer
 from .node import is_symbolic
 
 _UNSUPPORTED_EXTRAS = (
@@ -374,3 +374,9 @@ class RNN(Layer):
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         }
+
+    def _weights_config(self):
+        """Keras's initializer entries, and its regularizers and constraints (always None)."""
+        config = {f"{kind}_initializer": serialize_initializer(getattr(self, f"{kind}_initializer"))
+                  for kind in ("kernel", "recurrent", "bias")}
+        return {**config, **{name: None for name in _UNSUPPORTED_EXTRAS}}

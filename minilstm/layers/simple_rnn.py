@@ -65,4 +65,5 @@ class SimpleRNN(RNN):
         return dx, [dh0], grads
 
     def get_config(self):
-        return {**super().get_config(), "activation": self.activation, "use_bias": self.use_bias}
+        return {**super().get_config(), **self._weights_config(), "activation": self.activation,
+                "use_bias": self.use_bias}

@@ -9,7 +9,7 @@ shared in a graph like any layer.
 import copy
 
 from .. import backend
-from .base import Layer
+from .base import Layer, config_to_kwargs
 from .rnn import RNN
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -227,9 +227,27 @@ class Bidirectional(Layer):
         return d * y_rev, d * y  # mul
 
     def get_config(self):
+        from ..saving.serialization import serialize_layer
+
         return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": self.forward_layer.get_config(),
-                "backward_layer": self.backward_layer.get_config()}
+                "layer": serialize_layer(self.forward_layer),
+                "backward_layer": serialize_layer(self.backward_layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A Bidirectional from its config: `layer` and `backward_layer` are layer configs."""
+        return cls._from_config_with_objects(config, custom_objects)
+
+    @classmethod
+    def _from_config_with_objects(cls, config, custom_objects):
+        from ..saving.serialization import deserialize_layer
+
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"), custom_objects)
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            backward = deserialize_layer(backward, custom_objects)
+        return cls(layer, backward_layer=backward, **config_to_kwargs(cls, config))
 
 
 class TimeDistributed(Layer):
@@ -301,4 +319,19 @@ class TimeDistributed(Layer):
         return None if dx is None else dx.reshape(x_shape)
 
     def get_config(self):
-        return {**super().get_config(), "layer": self.layer.get_config()}
+        from ..saving.serialization import serialize_layer
+
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A TimeDistributed from its config: `layer` is a layer config."""
+        return cls._from_config_with_objects(config, custom_objects)
+
+    @classmethod
+    def _from_config_with_objects(cls, config, custom_objects):
+        from ..saving.serialization import deserialize_layer
+
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"), custom_objects)
+        return cls(layer, **config_to_kwargs(cls, config))

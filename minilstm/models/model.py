@@ -147,13 +147,35 @@ class Model(Trainer, Layer):
     def count_params(self):
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
-    def save_weights(self, filepath):
-        """Saves the weights to `.npz`, or `.weights.h5` (Keras layout, needs h5py)."""
-        saving.save_weights(self, filepath)
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the weights to `.weights.h5` (Keras 3's layout, readable by Keras) or `.npz`.
 
-    def load_weights(self, filepath):
-        """Loads weights saved by `save_weights`."""
-        saving.load_weights(self, filepath)
+        With a compiled model the optimizer's variables are saved too, as Keras does.
+        """
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Loads weights from `.weights.h5`, `.keras`, legacy `.h5` (Keras 2 too) or `.npz`.
+
+        The whole file is checked (layer count, shapes, finite values) before
+        any weight changes; a compiled model also takes the optimizer's state.
+        """
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the model to a `.keras` archive (Keras 3's format) or a legacy `.h5` file.
+
+        Architecture, weights, and, when compiled, the optimizer's config and
+        state, the loss and the metrics; `minilstm.models.load_model` (or Keras's)
+        reads it back.
+        """
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as Keras's JSON (`models.model_from_json` reads it)."""
+        import json
+
+        return json.dumps(saving.serialize_keras_object(self), **kwargs)
 
     def reset_states(self):
         """Zeroes the carried states of every stateful layer (Keras 2's Model.reset_states)."""
@@ -200,4 +222,18 @@ class Model(Trainer, Layer):
         return self._call_on_arrays(x, training)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """Keras's Functional config: the layers with their inbound nodes, inputs, outputs."""
+        from ..saving.model_config import functional_config
+
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new model, with fresh weights, from `get_config()`'s dict (minilstm's or Keras's)."""
+        from ..saving.model_config import functional_from_config
+
+        return functional_from_config(cls, config, custom_objects)
+
+    @classmethod
+    def _from_config_with_objects(cls, config, custom_objects):
+        return cls.from_config(config, custom_objects)

@@ -207,3 +207,16 @@ class Sequential(Model):
 
     def dtype_itemsize(self):
         return np.dtype(backend.floatx()).itemsize
+
+    def get_config(self):
+        """Keras's Sequential config: the InputLayer (when the shape is known), then the layers."""
+        from ..saving.model_config import sequential_config
+
+        return sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new Sequential, with fresh weights, from `get_config()`'s dict (or Keras's)."""
+        from ..saving.model_config import sequential_from_config
+
+        return sequential_from_config(cls, config, custom_objects)

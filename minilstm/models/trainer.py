@@ -45,6 +45,9 @@ class Trainer:
         self.loss = compiled_loss.losses[0] if len(names) == 1 else compiled_loss.losses
         self._compiled_loss, self._compiled_metrics = compiled_loss, compiled_metrics
         self.compiled = True
+        # What compile was given, for the compile_config of saved files.
+        self._compile_arguments = {"loss": loss, "loss_weights": loss_weights,
+                                   "metrics": metrics, "weighted_metrics": weighted_metrics}
 
     def _output_names_for_compile(self):
         return self.output_names

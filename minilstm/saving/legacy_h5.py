@@ -1,0 +1,174 @@
+"""Legacy HDF5 model files (`.h5`), as Keras 2.x, tf.keras and Keras 3 write them.
+
+Root attributes `model_config` (the model's config as JSON), `training_config`
+(loss, metrics, `optimizer_config`), `keras_version`, `backend`; a group
+`model_weights` with the attribute `layer_names` and, per layer, a group whose
+attribute `weight_names` lists its datasets in order (`lstm/lstm_cell/kernel:0`
+in tf.keras, `lstm_1/kernel:0` in Keras 2.2, `sequential/lstm/lstm_cell/kernel`
+in Keras 3); `optimizer_weights` likewise. Weights are matched by order, as
+Keras matches them: the n-th layer with weights in the file goes to the n-th
+layer with weights in the model. A weights-only file (Keras 2's
+`save_weights('w.h5')`) has `layer_names` at its root.
+"""
+
+import json
+import warnings
+
+import numpy as np
+
+from .. import backend
+from .files import atomic_path, h5py_module
+from .keras_file import KERAS_FORMAT_VERSION
+from .model_config import compile_config, compile_from_config
+from .serialization import deserialize_layer, serialize_layer
+from .weights import check_array, keras_layer_order, model_entries, trainable_arrays
+
+
+def _text(value):
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def _names(group, attribute):
+    """An attribute holding a list of names (Keras splits long ones into attribute chunks)."""
+    if attribute in group.attrs:
+        values = list(group.attrs[attribute])
+    else:
+        values, chunk = [], 0
+        while f"{attribute}{chunk}" in group.attrs:
+            values += list(group.attrs[f"{attribute}{chunk}"])
+            chunk += 1
+    return [_text(v) for v in values]
+
+
+def _legacy_weights(layer):
+    """Keras's legacy order: the trainable weights, then the non-trainable ones."""
+    pairs = list(zip(layer.weights, layer._trainable_flags()))
+    return [w for w, flag in pairs if flag] + [w for w, flag in pairs if not flag]
+
+
+def read_legacy_weights(h5_file, model):
+    """Reads and checks a legacy weights group; returns a function that loads it."""
+    group = h5_file["model_weights"] if "model_weights" in h5_file else h5_file
+    layers = [layer for layer in keras_layer_order(model) if layer.weights]
+    saved = [name for name in _names(group, "layer_names") if _names(group[name], "weight_names")]
+    if len(saved) != len(layers):
+        raise ValueError(
+            "Layer count mismatch when loading weights from file. Model expected "
+            f"{len(layers)} layers with weights ({[layer.name for layer in layers]}), found "
+            f"{len(saved)} saved layers ({saved}).")
+    assignments = []
+    for layer, name in zip(layers, saved):
+        weight_names = _names(group[name], "weight_names")
+        targets = _legacy_weights(layer)
+        if len(weight_names) != len(targets):
+            raise ValueError(
+                f"Layer '{layer.name}' expects {len(targets)} weights, but the saved layer "
+                f"'{name}' has {len(weight_names)}: {weight_names}.")
+        for target, weight_name in zip(targets, weight_names):
+            try:
+                array = np.asarray(group[name][weight_name][()])
+            except Exception as error:
+                raise ValueError(f"Could not read weight {name}/{weight_name}: {error}") from None
+            assignments.append((target, check_array(array, target, f"{name}/{weight_name}")))
+    optimizer_state = _read_optimizer(h5_file, model)
+
+    def apply():
+        xp = backend.xp()
+        for target, array in assignments:
+            target[...] = xp.asarray(array, dtype=target.dtype)
+        if optimizer_state is not None:
+            optimizer_state()
+
+    return apply
+
+
+def _read_optimizer(h5_file, model):
+    if "optimizer_weights" not in h5_file or getattr(model, "optimizer", None) is None:
+        return None
+    if not _text(h5_file.attrs.get("keras_version", "")).startswith("3."):
+        warnings.warn("The optimizer state of this Keras 2 file is not loaded (its variables "
+                      "are laid out differently): the optimizer starts fresh.", stacklevel=4)
+        return None
+    group = h5_file["optimizer_weights"]
+    arrays = [np.asarray(group[name][()]) for name in _names(group, "weight_names")]
+    return model.optimizer.check_keras_variables(trainable_arrays(model_entries(model)), arrays)
+
+
+def load_legacy_model(path, custom_objects=None, compile=True):
+    h5py = h5py_module(path)
+    try:
+        h5_file = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"Could not open {str(path)!r} as an HDF5 model file: {error}") from None
+    with h5_file:
+        if "model_config" not in h5_file.attrs:
+            raise ValueError(f"No model config found in the file at {str(path)!r}: it holds "
+                             "weights only. Build the model in code and call "
+                             "`model.load_weights(path)`.")
+        model = deserialize_layer(json.loads(_text(h5_file.attrs["model_config"])),
+                                  custom_objects)
+        training = h5_file.attrs.get("training_config")
+        if compile and training is not None:
+            compile_from_config(model, json.loads(_text(training)), custom_objects)
+        apply = read_legacy_weights(h5_file, model)
+    apply()
+    return model
+
+
+# -- writing (Keras 3's legacy writer's layout) -------------------------------------------
+
+
+def _weight_names(layer, prefix):
+    """Names for a layer's weights, as Keras 3 writes them: <model>/<layer>/<cell>/<var>."""
+    from ..layers.rnn import RNN
+    from ..layers.wrappers import Bidirectional, TimeDistributed
+
+    if isinstance(layer, RNN):
+        return [f"{prefix}/{layer.name}/{layer.cell}_cell/{n}" for n in layer._weight_names]
+    if isinstance(layer, Bidirectional):
+        return [n for sub in layer.layers for n in _weight_names(sub, f"{prefix}/{layer.name}")]
+    if isinstance(layer, TimeDistributed):
+        return _weight_names(layer.layer, f"{prefix}/{layer.name}")
+    names = getattr(layer, "_weight_names", None)
+    if names and len(names) == len(layer.weights):
+        return [f"{prefix}/{layer.name}/{n}" for n in names]
+    return [f"{prefix}/{layer.name}/variable_{k}" for k in range(len(layer.weights))]
+
+
+def save_legacy(model, path):
+    h5py = h5py_module(path)
+    if not model.built:
+        raise ValueError(f"Cannot save model '{model.name}' before it is built.")
+    config = serialize_layer(model)
+    config = {"class_name": config["class_name"], "config": config["config"]}
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5_file:
+        h5_file.attrs["keras_version"] = KERAS_FORMAT_VERSION
+        h5_file.attrs["backend"] = "numpy"
+        h5_file.attrs["model_config"] = json.dumps(config)
+        group = h5_file.create_group("model_weights")
+        layers = keras_layer_order(model)
+        group.attrs["layer_names"] = np.array([layer.name.encode("utf8") for layer in layers])
+        group.attrs["backend"], group.attrs["keras_version"] = "numpy", KERAS_FORMAT_VERSION
+        for layer in layers:
+            sub = group.create_group(layer.name)
+            weights = _legacy_weights(layer)
+            names = _weight_names(layer, model.name) if weights else []
+            order = dict(zip(map(id, layer.weights), names))
+            names = [order[id(w)] for w in weights]
+            sub.attrs["weight_names"] = np.array([n.encode("utf8") for n in names])
+            for name, weight in zip(names, weights):
+                sub.create_dataset(name, data=backend.to_numpy(weight))
+        training = compile_config(model)
+        if training:
+            training = {**training, "optimizer_config": {
+                "class_name": training["optimizer"]["class_name"],
+                "config": training["optimizer"]["config"]}}
+            del training["optimizer"]
+            h5_file.attrs["training_config"] = json.dumps(training)
+            entries = model_entries(model)
+            arrays = model.optimizer.keras_variables(trainable_arrays(entries))
+            opt = h5_file.create_group("optimizer_weights")
+            names = [f"{model.optimizer.name}/variable_{k}" for k in range(len(arrays))]
+            opt.attrs["weight_names"] = np.array([n.encode("utf8") for n in names])
+            for name, array in zip(names, arrays):
+                opt.create_dataset(name, data=array)
