@@ -10,6 +10,7 @@ from .callback import Callback
 from .callback_list import CallbackList
 from .control import LambdaCallback, LearningRateScheduler, TerminateOnNaN
 from .history import CSVLogger, History
+from .model_checkpoint import ModelCheckpoint
 from .monitor import EarlyStopping, MonitorCallback, ReduceLROnPlateau
 from .progbar_logger import ProgbarLogger
 
@@ -21,6 +22,7 @@ __all__ = [
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "ModelCheckpoint",
     "MonitorCallback",
     "ProgbarLogger",
     "ReduceLROnPlateau",
