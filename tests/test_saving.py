@@ -336,3 +336,70 @@ def test_model_checkpoint_every_n_batches(tmp_path):
     model.fit(X, Y, epochs=1, batch_size=2, verbose=0,
               callbacks=[ModelCheckpoint(path, save_weights_only=True, save_freq=2)])
     assert sorted(os.listdir(tmp_path)) == ["b-1-2.weights.h5", "b-1-4.weights.h5"]
+
+
+# -- Keras 2 / tf.keras legacy files ----------------------------------------------------------
+
+
+def _write_keras2_file(path, model_config, layer_weights):
+    """An .h5 in tf.keras 2.x's layout, written by hand (no TensorFlow here)."""
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"], f.attrs["backend"] = "2.15.0", "tensorflow"
+        f.attrs["model_config"] = json.dumps(model_config)
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [name.encode() for name, _ in layer_weights]
+        for name, weights in layer_weights:
+            sub = group.create_group(name)
+            sub.attrs["weight_names"] = [w.encode() for w, _ in weights]
+            for weight_name, value in weights:
+                sub.create_dataset(weight_name, data=value)
+
+
+def test_keras2_legacy_files_load(tmp_path):
+    rng = np.random.default_rng(0)
+    kernel, recurrent = rng.normal(size=(2, 12)), rng.normal(size=(3, 12))
+    bias, dense_k, dense_b = rng.normal(size=12), rng.normal(size=(3, 1)), rng.normal(size=1)
+    init = {"class_name": "GlorotUniform", "config": {"seed": None}}
+    lstm = {"name": "lstm", "trainable": True, "dtype": "float32", "return_sequences": False,
+            "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
+            "time_major": False, "units": 3, "activation": "tanh",
+            "recurrent_activation": "sigmoid", "use_bias": True, "kernel_initializer": init,
+            "recurrent_initializer": {"class_name": "Orthogonal",
+                                      "config": {"gain": 1.0, "seed": None}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}}, "unit_forget_bias": True,
+            "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
+            "activity_regularizer": None, "kernel_constraint": None,
+            "recurrent_constraint": None, "bias_constraint": None, "dropout": 0.0,
+            "recurrent_dropout": 0.0, "implementation": 2}
+    dense = {"name": "dense", "trainable": True, "dtype": "float32", "units": 1,
+             "activation": "linear", "use_bias": True, "kernel_initializer": init,
+             "bias_initializer": {"class_name": "Zeros", "config": {}},
+             "kernel_regularizer": None, "bias_regularizer": None,
+             "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
+    weights = [("lstm", [("lstm/lstm_cell/kernel:0", kernel),
+                         ("lstm/lstm_cell/recurrent_kernel:0", recurrent),
+                         ("lstm/lstm_cell/bias:0", bias)]),
+               ("dense", [("dense/kernel:0", dense_k), ("dense/bias:0", dense_b)])]
+    sequential = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 5, 2],
+                                                "dtype": "float32", "sparse": False,
+                                                "ragged": False, "name": "lstm_input"}},
+        {"class_name": "LSTM", "config": lstm}, {"class_name": "Dense", "config": dense}]}}
+    functional = {"class_name": "Functional", "config": {"name": "model", "layers": [
+        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 5, 2], "dtype": "float32", "name": "input_1"}},
+        {"class_name": "LSTM", "name": "lstm", "config": lstm,
+         "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {"class_name": "Dense", "name": "dense", "config": dense,
+         "inbound_nodes": [[["lstm", 0, 0, {}]]]}],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}}
+    expected = Sequential([minilstm.Input((5, 2)), layers.LSTM(3), layers.Dense(1)])
+    expected.set_weights([kernel, recurrent, bias, dense_k, dense_b])
+    for name, config in (("seq", sequential), ("func", functional)):
+        _write_keras2_file(tmp_path / f"{name}.h5", config, weights)
+        model = load_model(tmp_path / f"{name}.h5")
+        np.testing.assert_allclose(model.predict(X, verbose=0), expected.predict(X, verbose=0),
+                                   atol=1e-6)
+    fresh = Sequential([minilstm.Input((5, 2)), layers.LSTM(3), layers.Dense(1)])
+    fresh.load_weights(tmp_path / "seq.h5")  # weights by layer order, names ignored
+    np.testing.assert_array_equal(fresh.get_weights()[0], kernel.astype("float32"))

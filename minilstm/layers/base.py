@@ -105,7 +105,7 @@ def assign_weights(owner, current, weights):
 # Keys of Keras configs that minilstm layers do not take, with the value at which dropping
 # them changes nothing. Any other key a constructor does not take is dropped only when None.
 _DROPPABLE_AT = {"sparse": False, "ragged": False, "optional": False, "time_major": False,
-                 "data_format": "channels_last", "autocast": True}
+                 "data_format": "channels_last", "autocast": True, "rms_scaling": False}
 _ALWAYS_DROPPABLE = {"seed"}  # dropout seeds: minilstm draws from the global generator
 
 

@@ -89,7 +89,7 @@ def _load_weights_bytes(model, weights, path):
 
 
 def load_weights_from_keras(model, path):
-    """`model.load_weights('x.keras')`: only the weights (and optimizer variables) of the archive."""
+    """`model.load_weights('x.keras')`: the archive's weights (and optimizer variables) only."""
     with _open_archive(path) as archive:
         weights = _read_member(archive, "model.weights.h5", path)
     if not model.built:

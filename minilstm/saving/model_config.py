@@ -166,7 +166,8 @@ def functional_from_config(cls, config, custom_objects=None):
     def ends(spec):
         if _is_triple(spec):
             return tensors[tuple(spec[:3])]
-        return [tensors[tuple(item[:3])] for item in spec]
+        found = [tensors[tuple(item[:3])] for item in spec]
+        return found[0] if len(found) == 1 else found  # Keras 2 lists even a single one
 
     model = cls(ends(config["input_layers"]), ends(config["output_layers"]),
                 name=config.get("name"))

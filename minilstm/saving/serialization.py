@@ -72,8 +72,8 @@ def serialize_layer(layer):
 
     config = layer.get_config()
     if not isinstance(layer, (InputLayer, Model)) and "dtype" not in config:
-        config = {"name": config.pop("name"), "trainable": config.pop("trainable", True),
-                  "dtype": _dtype_policy(getattr(layer, "dtype", None)), **config}
+        head = {key: config.pop(key) for key in ("name", "trainable") if key in config}
+        config = {**head, "dtype": _dtype_policy(getattr(layer, "dtype", None)), **config}
     cls = type(layer)
     if isinstance(layer, Sequential):
         module, class_name, registered = "keras", "Sequential", None
