@@ -3,6 +3,7 @@ Dropout, InputLayer/Input."""
 
 from .activation import Activation
 from .base import Layer
+from .convolutional import Conv1D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -28,12 +29,17 @@ from .merging import (
     multiply,
     subtract,
 )
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from .regularization import SpatialDropout1D
 from .reshaping import Flatten, Permute, RepeatVector, Reshape
 from .rnn import RNN
 from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
+    "AveragePooling1D", "BatchNormalization", "Conv1D", "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D", "LayerNormalization", "MaxPooling1D", "SpatialDropout1D",
     "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dot", "Dropout",
     "Embedding", "Flatten", "GRU", "Input", "InputLayer", "Layer", "LSTM", "Masking", "Maximum",
     "Minimum", "Multiply", "Permute", "RNN", "RepeatVector", "Reshape", "SimpleRNN", "Subtract",

@@ -62,4 +62,8 @@ class SpatialDropout1D(Dropout):
         return x * self._cache
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        # Keras's SpatialDropout1D takes only rate, seed, name and dtype.
+        config = {**super().get_config(), "seed": self.seed}
+        for key in ("noise_shape", "trainable"):
+            config.pop(key, None)
+        return config
