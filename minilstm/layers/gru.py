@@ -1,6 +1,5 @@
 """The GRU layer: Keras's arguments and weights; the sequence plumbing is the RNN base's."""
 
-from .. import initializers
 from .rnn import RNN
 
 
@@ -42,13 +41,8 @@ class GRU(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", reset_after=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.activation = self._kernel_activation(activation, "activation")
-        self.recurrent_activation = self._kernel_activation(
-            recurrent_activation, "recurrent_activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self._set_cell_arguments(activation, recurrent_activation, use_bias, kernel_initializer,
+                                 recurrent_initializer, bias_initializer)
         self.reset_after = bool(reset_after)
 
     def _bias_shape(self):

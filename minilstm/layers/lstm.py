@@ -1,6 +1,6 @@
 """The LSTM layer: Keras's arguments and weights; the sequence plumbing is the RNN base's."""
 
-from .. import backend, initializers
+from .. import backend
 from .rnn import RNN
 
 
@@ -43,13 +43,8 @@ class LSTM(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.activation = self._kernel_activation(activation, "activation")
-        self.recurrent_activation = self._kernel_activation(
-            recurrent_activation, "recurrent_activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self._set_cell_arguments(activation, recurrent_activation, use_bias, kernel_initializer,
+                                 recurrent_initializer, bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
 
     def _bias_shape(self):

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .. import activations, backend
+from .. import activations, backend, initializers
 from ..kernels.activations import SUPPORTED as KERNEL_ACTIVATIONS
 from .base import Layer, serialize_initializer
 from .node import is_symbolic
@@ -126,6 +126,20 @@ class RNN(Layer):
         self.implementation = 1 if self.recurrent_dropout else implementation
         self.states = None
         self.initial_state_grads = None
+
+    # -- the cell's arguments --------------------------------------------------
+
+    def _set_cell_arguments(self, activation, recurrent_activation, use_bias,
+                            kernel_initializer, recurrent_initializer, bias_initializer):
+        """The arguments every cell shares, checked (recurrent_activation None: the cell has none)."""
+        self.activation = self._kernel_activation(activation, "activation")
+        if recurrent_activation is not None:
+            self.recurrent_activation = self._kernel_activation(
+                recurrent_activation, "recurrent_activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
 
     # -- activations the kernels run -------------------------------------------
 

@@ -1,6 +1,5 @@
 """The SimpleRNN layer: Keras's arguments and weights; the sequence plumbing is the RNN base's."""
 
-from .. import initializers
 from .rnn import RNN
 
 
@@ -39,11 +38,8 @@ class SimpleRNN(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", **kwargs):
         super().__init__(units, **kwargs)
-        self.activation = self._kernel_activation(activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self._set_cell_arguments(activation, None, use_bias, kernel_initializer,
+                                 recurrent_initializer, bias_initializer)
 
     def _bias_shape(self):
         return (self.units,)
