@@ -190,6 +190,8 @@ def test_graph_errors_are_clear():
         Custom(inputs, outputs)
     with pytest.raises(TypeError, match="symbolic"):
         np.asarray(inputs)
+    with pytest.raises(NotImplementedError, match="Lambda layers are not supported.*Reshape"):
+        minilstm.layers.Lambda(lambda t: t * 2)
     with pytest.raises(ValueError, match="built for inputs of shape"):
         shared = Dense(2)
         shared(Input(shape=(3,)))

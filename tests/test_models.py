@@ -130,7 +130,8 @@ def test_early_stopping_stops_training():
     model = regression_model(optimizer=Adam(learning_rate=0.0))
     history = model.fit(x, y, epochs=20, verbose=0,
                         callbacks=[EarlyStopping(monitor="loss", patience=1)])
-    assert len(history.epoch) < 20
+    # learning rate 0: the loss never improves after epoch 0, so patience 1 stops after epoch 1
+    assert history.epoch == [0, 1]
 
 
 def test_reproducible_with_set_random_seed():
@@ -317,12 +318,17 @@ def test_terminate_on_nan_stops_mid_epoch():
     counter = LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
     with np.errstate(all="ignore"):
         model.fit(x, y, batch_size=2, epochs=3, verbose=0, callbacks=[TerminateOnNaN(), counter])
-    assert len(seen) < 18
+    # batch 0's loss is finite (the weights are still the initial ones); its step makes every
+    # later loss inf/NaN, so training stops at the end of batch 1, mid-epoch
+    assert seen == [0, 1] and model.stop_training
 
 
 @pytest.mark.parametrize("floatx,rtol", [("float64", 1e-10), ("float32", 1e-5)])
 def test_fit_gives_the_same_weights_on_every_kernel_set(kernel_set, floatx, rtol):
     """A few epochs of whole-model training: each kernel set lands where the reference does."""
+    if kernel_set == "numpy":
+        pytest.skip("numpy is the reference these sets are compared with; its gradients are "
+                    "checked by finite differences in test_cells.py and test_layers.py")
     backend.set_floatx(floatx)
     x, y = regression_data(n=24, timesteps=5, features=2)
     results = {}

@@ -9,6 +9,7 @@ from .dropout import Dropout
 from .embedding import Embedding
 from .gru import GRU
 from .input_layer import Input, InputLayer
+from .lambda_layer import Lambda
 from .lstm import LSTM
 from .masking import Masking
 from .merging import (
@@ -38,11 +39,11 @@ from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "AveragePooling1D", "BatchNormalization", "Conv1D", "GlobalAveragePooling1D",
-    "GlobalMaxPooling1D", "LayerNormalization", "MaxPooling1D", "SpatialDropout1D",
-    "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dot", "Dropout",
-    "Embedding", "Flatten", "GRU", "Input", "InputLayer", "Layer", "LSTM", "Masking", "Maximum",
-    "Minimum", "Multiply", "Permute", "RNN", "RepeatVector", "Reshape", "SimpleRNN", "Subtract",
+    "Activation", "Add", "Average", "AveragePooling1D", "BatchNormalization", "Bidirectional",
+    "Concatenate", "Conv1D", "Dense", "Dot", "Dropout", "Embedding", "Flatten", "GRU",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "Lambda",
+    "Layer", "LayerNormalization", "Masking", "MaxPooling1D", "Maximum", "Minimum", "Multiply",
+    "Permute", "RNN", "RepeatVector", "Reshape", "SimpleRNN", "SpatialDropout1D", "Subtract",
     "TimeDistributed", "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply",
     "subtract",
 ]
