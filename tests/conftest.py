@@ -10,6 +10,11 @@ import minilstm
 from minilstm import backend
 from minilstm.kernels import _module as _kernel_module
 
+# Scripts, not test modules: --doctest-modules would import (and so run) them. The programs run
+# through test_programs.py; the fixture writer needs real Keras and runs by hand.
+collect_ignore = ["fixtures/make_fixtures.py"]
+collect_ignore_glob = ["programs/*.py"]
+
 # `ci` keeps the suite inside its time budget on 2 cores; `dev` digs deeper.
 # A first Numba call compiles, so no per-example deadline.
 settings.register_profile("ci", max_examples=15, deadline=None,
