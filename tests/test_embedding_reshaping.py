@@ -319,7 +319,7 @@ def test_encoder_repeatvector_decoder_model(float64):
 
     model._graph.forward([x], training=True)
     (dx,) = model._graph.backward([dy])
-    grads = [g for layer in model.layers for g in model._graph.layer_grads.get(layer, [])]
+    grads = model._graph.weight_gradients()
     for weight, grad in zip(model.weights, grads):
         np.testing.assert_allclose(grad, numerical_gradient(loss, weight), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-5, atol=1e-9)

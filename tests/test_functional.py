@@ -8,31 +8,10 @@ import pytest
 
 import minilstm
 from minilstm import backend, utils
-from minilstm.kernels.gradcheck import numerical_gradient
 from minilstm.layers import GRU, LSTM, Activation, Dense, Input, SimpleRNN
 from minilstm.models import Model, Sequential
 
-
-def _check_graph_gradients(model, xs, seed=0):
-    """L = Σ_k Σ outputs_k · dy_k; every weight's and input's gradient against central
-    differences, through model._graph (forward training=True, no dropout here)."""
-    rng = np.random.default_rng(seed)
-    outputs, _ = model._graph.forward(xs, training=True)
-    dys = [rng.standard_normal(o.shape) for o in outputs]
-
-    def loss():
-        result, _ = model._graph.forward(xs, training=True)
-        return float(sum((o * d).sum() for o, d in zip(result, dys)))
-
-    model._graph.forward(xs, training=True)
-    input_grads = model._graph.backward(dys)
-    weight_grads = [g for layer in model.layers
-                    for g in model._graph.layer_grads.get(layer, [np.zeros_like(w)
-                                                                  for w in layer.weights])]
-    for weight, grad in zip(model.weights, weight_grads):
-        np.testing.assert_allclose(grad, numerical_gradient(loss, weight), rtol=1e-5, atol=1e-9)
-    for x, grad in zip(xs, input_grads):
-        np.testing.assert_allclose(grad, numerical_gradient(loss, x), rtol=1e-5, atol=1e-9)
+from graph_checks import check_graph_gradients
 
 
 @pytest.fixture
@@ -46,7 +25,7 @@ def test_fan_out_sums_the_gradients_of_both_branches(float64):
     left = GRU(2)(sequence)  # the same tensor feeds two layers
     right = SimpleRNN(2)(sequence)
     model = Model(inputs, [left, right])
-    _check_graph_gradients(model, [np.random.default_rng(1).standard_normal((3, 4, 2))])
+    check_graph_gradients(model, [np.random.default_rng(1).standard_normal((3, 4, 2))])
 
 
 def test_a_shared_layer_accumulates_both_gradients(float64):
@@ -56,7 +35,7 @@ def test_a_shared_layer_accumulates_both_gradients(float64):
     model = Model([first, second], [head(shared(first)), head(shared(second))])
     assert len(model.weights) == 5  # shared weights appear once
     rng = np.random.default_rng(2)
-    _check_graph_gradients(model, [rng.standard_normal((2, 4, 2)),
+    check_graph_gradients(model, [rng.standard_normal((2, 4, 2)),
                                    rng.standard_normal((2, 4, 2))])
 
 
@@ -68,7 +47,7 @@ def test_encoder_decoder_through_initial_state(float64):
     outputs = Dense(2, activation="softmax")(decoded)
     model = Model([encoder_inputs, decoder_inputs], outputs)
     rng = np.random.default_rng(3)
-    _check_graph_gradients(model, [rng.standard_normal((2, 5, 3)),
+    check_graph_gradients(model, [rng.standard_normal((2, 5, 3)),
                                    rng.standard_normal((2, 3, 2))])
 
 
@@ -78,7 +57,7 @@ def test_nested_model_as_a_layer(float64):
     outer_inputs = Input(shape=(4, 2))
     outer = Model(outer_inputs, Activation("tanh")(inner(outer_inputs)))
     assert inner in outer.layers and len(outer.weights) == 5
-    _check_graph_gradients(outer, [np.random.default_rng(4).standard_normal((3, 4, 2))])
+    check_graph_gradients(outer, [np.random.default_rng(4).standard_normal((3, 4, 2))])
 
 
 def test_nested_model_used_twice_shares_its_weights(float64):
@@ -87,7 +66,7 @@ def test_nested_model_used_twice_shares_its_weights(float64):
     a, b = Input(shape=(3,)), Input(shape=(3,))
     outer = Model([a, b], [inner(a), inner(b)])
     rng = np.random.default_rng(5)
-    _check_graph_gradients(outer, [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))])
+    check_graph_gradients(outer, [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))])
 
 
 def test_return_state_outputs_only_partly_used(float64):
@@ -95,7 +74,7 @@ def test_return_state_outputs_only_partly_used(float64):
     inputs = Input(shape=(4, 2))
     _, h, _ = LSTM(3, return_sequences=True, return_state=True)(inputs)
     model = Model(inputs, Dense(1)(h))
-    _check_graph_gradients(model, [np.random.default_rng(6).standard_normal((2, 4, 2))])
+    check_graph_gradients(model, [np.random.default_rng(6).standard_normal((2, 4, 2))])
 
 
 # -- training with several inputs and outputs --------------------------------------------

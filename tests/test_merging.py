@@ -14,6 +14,8 @@ from minilstm.layers.merging import (
     concatenate, dot, maximum, minimum, multiply, subtract)
 from minilstm.models import Model
 
+from graph_checks import check_graph_gradients
+
 
 @pytest.fixture
 def float64():
@@ -39,25 +41,6 @@ def check_layer_gradients(layer, xs, mask=None, seed=0):
     for x, grad in zip(xs, grads):
         assert grad.shape == x.shape
         np.testing.assert_allclose(grad, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
-
-
-def check_graph_gradients(model, xs, seed=0):
-    """Every weight's and input's gradient through model._graph against central differences."""
-    dys = [_rng(seed).standard_normal(o.shape) for o in model._graph.forward(xs, True)[0]]
-
-    def loss():
-        outputs, _ = model._graph.forward(xs, training=True)
-        return float(sum((o * d).sum() for o, d in zip(outputs, dys)))
-
-    model._graph.forward(xs, training=True)
-    input_grads = model._graph.backward(dys)
-    weight_grads = [g for layer in model.layers
-                    for g in model._graph.layer_grads.get(layer, [np.zeros_like(w)
-                                                                  for w in layer.weights])]
-    for weight, grad in zip(model.weights, weight_grads):
-        np.testing.assert_allclose(grad, numerical_gradient(loss, weight), rtol=1e-5, atol=1e-9)
-    for x, grad in zip(xs, input_grads):
-        np.testing.assert_allclose(grad, numerical_gradient(loss, x), rtol=1e-5, atol=1e-9)
 
 
 # -- elementwise merges: formulas ------------------------------------------------------------

@@ -399,7 +399,7 @@ def test_whole_model_gradient_conv_batchnorm_pool_lstm_dense(loss_name):
 
     outputs, _ = model._graph.forward([x], training=True)
     model._graph.backward([loss.gradient(y, outputs[0])])
-    analytic = [g for layer in model.layers for g in model._graph.layer_grads.get(layer, [])]
+    analytic = model._graph.weight_gradients()
     assert len(analytic) == len(model.weights)
     for weight, grad in zip(model.weights, analytic):
         assert_gradient_close(grad, numerical_gradient(scalar_loss, weight))

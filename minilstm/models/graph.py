@@ -10,6 +10,7 @@ keeps what its backward needs in `_cache`, which is saved per node after each
 forward call and put back before that node's backward.
 """
 
+from .. import backend
 from ..layers.input_layer import InputLayer
 
 
@@ -146,6 +147,13 @@ class Graph:
             for tensor, grad in zip(node.state_inputs, getattr(layer, "initial_state_grads", [])):
                 _add(grads, tensor, grad)
         return [grads.get(id(t)) for t in self.inputs]
+
+    def weight_gradients(self):
+        """The gradients of every layer's weights, in the order of the layers' `weights`,
+        zeros for a layer no gradient reached (call after backward)."""
+        return [g for layer in self.layers
+                for g in self.layer_grads.get(layer) or [
+                    backend.get_array_module(w).zeros_like(w) for w in layer.weights]]
 
     def _accumulate(self, layer, layer_grads):
         previous = self.layer_grads.get(layer)

@@ -206,10 +206,7 @@ class Model(Trainer, Layer):
     def backward(self, dy):
         self._graph._saved = self._cache
         grads = self._graph.backward(list(dy) if isinstance(dy, (list, tuple)) else [dy])
-        layer_grads = self._graph.layer_grads
-        xp = backend.xp()
-        self.grads = [g for layer in self.layers
-                      for g in layer_grads.get(layer) or [xp.zeros_like(w) for w in layer.weights]]
+        self.grads = self._graph.weight_gradients()
         return self._unwrap(grads)
 
     def _output_dtype(self, inputs):

@@ -146,9 +146,7 @@ class Sequential(Model):
             raise ValueError("This Sequential model has no layers yet: add() some first.")
         from .. import data_adapter as data
 
-        sample = data.as_array(x[0] if isinstance(x, (list, tuple)) and len(x) and
-                               not np.isscalar(x[0]) and np.ndim(x[0]) > 0 and False else x,
-                               "x", None, keep_integers=True)
+        sample = data.as_array(x, "x", None, keep_integers=True)
         data.check_input_shape(sample, None, self._layers[0])
         self.build((None,) + sample.shape[1:])
         self._shape_from_data = True
