@@ -295,6 +295,10 @@ def deserialize(config):
         return config
     classes = {**_CLASSES, "Mean": Mean}
     name = config.get("class_name") if isinstance(config, dict) else None
+    inner = (config.get("config") or {}) if isinstance(config, dict) else {}
+    if name == "MeanMetricWrapper" and inner.get("fn") in _FUNCTIONS:
+        # tf.keras 2 writes compile(metrics=["accuracy"]) as the function it resolved to.
+        return MeanMetricWrapper(_FUNCTIONS[inner["fn"]], name=inner.get("name") or inner["fn"])
     if name not in classes:
         raise ValueError(f"Unknown metric: {name!r}. minilstm supports the metric classes "
                          f"{', '.join(sorted(classes))} and the names {sorted(_FUNCTIONS)}.")

@@ -11,8 +11,8 @@ from minilstm import backend
 from minilstm.kernels import _module as _kernel_module
 
 # Scripts, not test modules: --doctest-modules would import (and so run) them. The programs run
-# through test_programs.py; the fixture writer needs real Keras and runs by hand.
-collect_ignore = ["fixtures/make_fixtures.py"]
+# through test_programs.py; the fixture writers need real Keras (or tf.keras 2) and run by hand.
+collect_ignore = ["fixtures/make_fixtures.py", "fixtures/make_fixtures_tf_keras2.py"]
 collect_ignore_glob = ["programs/*.py"]
 
 # `ci` keeps the suite inside its time budget on 2 cores; `dev` digs deeper.

@@ -154,13 +154,18 @@ class Model(Trainer, Layer):
         """
         saving.save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, **kwargs):
         """Loads weights from `.weights.h5`, `.keras`, legacy `.h5` (Keras 2 too) or `.npz`.
 
         The whole file is checked (layer count, shapes, finite values) before
         any weight changes; a compiled model also takes the optimizer's state.
+        `by_name=True` (legacy `.h5` only) matches layers by name, ignoring saved
+        layers the model lacks; `skip_mismatch=True` skips, with a warning, the
+        layers whose weights differ from the file's (with `.h5`, only by name, as
+        in Keras 2).
         """
-        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name,
+                            **kwargs)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves the model to a `.keras` archive (Keras 3's format) or a legacy `.h5` file.

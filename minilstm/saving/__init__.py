@@ -102,27 +102,40 @@ def save_weights(model, filepath, overwrite=True):
                      f"format). Received: filepath={path}")
 
 
-def load_weights(model, filepath, skip_mismatch=False, **kwargs):
-    """Loads weights from `.weights.h5`, `.keras`, legacy `.h5` or `.npz`; all or nothing."""
-    if skip_mismatch:
-        raise NotImplementedError("load_weights(skip_mismatch=True) is not supported by "
-                                  "minilstm: a file must match the model.")
-    if kwargs.pop("by_name", False):
-        raise NotImplementedError("load_weights(by_name=True) is not supported by minilstm: "
-                                  "weights are matched by position, as Keras 3 does.")
+def load_weights(model, filepath, skip_mismatch=False, by_name=False, **kwargs):
+    """Loads weights from `.weights.h5`, `.keras`, legacy `.h5` or `.npz`; all or nothing.
+
+    Args:
+        skip_mismatch: `.weights.h5` / `.keras`: skip (with one warning listing them)
+            the layers whose variables differ in count or shape from the file's, as
+            Keras 3 does. Legacy `.h5`: only with `by_name=True`, as Keras 2 requires:
+            skip, with a warning naming each, the layers whose weights differ.
+        by_name: legacy `.h5` only: match layers by name instead of by order; saved
+            layers with no layer of that name are ignored.
+
+    What is not skipped is checked whole (shapes, finite values) before any weight changes.
+    """
     if kwargs:
         raise ValueError(f"Invalid keyword arguments: {kwargs}")
+    skip_mismatch = _flag("skip_mismatch", skip_mismatch)
+    by_name = _flag("by_name", by_name)
     path = _path(filepath)
+    if by_name and (path.endswith(".weights.h5") or not path.endswith((".h5", ".hdf5"))):
+        raise ValueError("`by_name` only supports loading legacy '.h5' or '.hdf5' files. "
+                         f"Received: {path}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path!r}")
     if path.endswith(".keras"):
         from .keras_file import load_weights_from_keras
 
-        return load_weights_from_keras(model, path)
+        return load_weights_from_keras(model, path, skip_mismatch)
     if path.endswith((".h5", ".hdf5")):
         from .weights import load_weights_h5
 
-        return load_weights_h5(model, path)
+        return load_weights_h5(model, path, skip_mismatch, by_name)
+    if skip_mismatch:
+        raise ValueError("skip_mismatch=True is for Keras files (`.weights.h5`, `.keras`, "
+                         f"`.h5`); an .npz file must match the model. Received: {path}")
     if path.endswith(".npz"):
         try:
             with np.load(path) as archive:
@@ -133,3 +146,10 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
         return model.set_weights(weights)
     raise ValueError(f"File format not supported: filepath={path}. Keras weights files end in "
                      "`.weights.h5`, `.keras` or `.h5`.")
+
+
+def _flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"load_weights: `{name}` must be True or False. Received: "
+                        f"{name}={value!r} (type {type(value).__name__}).")
+    return bool(value)

@@ -77,21 +77,21 @@ def load_keras(path, custom_objects=None, compile=True):
     return model
 
 
-def _load_weights_bytes(model, weights, path):
+def _load_weights_bytes(model, weights, path, skip_mismatch=False):
     h5py = h5py_module(path)
     try:
         h5_file = h5py.File(io.BytesIO(weights), "r")
     except OSError as error:
         raise ValueError(f"The weights inside {str(path)!r} cannot be read: {error}") from None
     with h5_file:
-        apply = read_entries(h5_file, model, model_entries(model))
+        apply = read_entries(h5_file, model, model_entries(model), skip_mismatch)
     apply()
 
 
-def load_weights_from_keras(model, path):
+def load_weights_from_keras(model, path, skip_mismatch=False):
     """`model.load_weights('x.keras')`: the archive's weights (and optimizer variables) only."""
     with _open_archive(path) as archive:
         weights = _read_member(archive, "model.weights.h5", path)
     if not model.built:
         raise ValueError(f"Cannot load weights into model '{model.name}' before it is built.")
-    _load_weights_bytes(model, weights, path)
+    _load_weights_bytes(model, weights, path, skip_mismatch)

@@ -130,11 +130,17 @@ def deserialize_optimizer(entry, custom_objects=None):
     if isinstance(entry, str):
         return optimizers.get(entry)
     classes = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam, optimizers.RMSprop)}
-    cls = _lookup(entry.get("class_name"), classes, "optimizer", custom_objects,
-                  entry.get("registered_name"))
+    class_name = entry.get("class_name")
+    if isinstance(class_name, str) and class_name.startswith("Custom>") \
+            and class_name[len("Custom>"):] in classes:  # tf.keras 2.11+ registers its own so
+        class_name = class_name[len("Custom>"):]
+    cls = _lookup(class_name, classes, "optimizer", custom_objects, entry.get("registered_name"))
     config = dict(entry.get("config") or {})
     for key in _OPTIMIZER_IGNORED:
         config.pop(key, None)
+    if not config.get("use_ema"):  # tf.keras 2's RMSprop sets ema_overwrite_frequency=100
+        config.pop("ema_momentum", None)
+        config.pop("ema_overwrite_frequency", None)
     for key, default in _OPTIMIZER_DEFAULTS.items():
         value = config.pop(key, default)
         if value is not None and value != default:

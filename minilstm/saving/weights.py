@@ -21,6 +21,7 @@ InputLayers too, and in Keras's order (by depth from the inputs), which
 `keras_layer_order` reproduces.
 """
 
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -232,13 +233,15 @@ def check_array(array, target, where):
     return array
 
 
-def read_entries(h5_file, model, entries):
+def read_entries(h5_file, model, entries, skip_mismatch=False):
     """Reads and checks every variable `entries` needs; returns a function that applies them.
 
     Nothing in the model changes until that function is called, so a file that
-    fails any check leaves the model as it was.
+    fails any check leaves the model as it was. `skip_mismatch=True` (Keras 3's
+    `load_weights(..., skip_mismatch=True)`): an entry whose variables differ in
+    count or shape from the file's keeps its values, and one warning lists them.
     """
-    assignments, used = [], set()
+    assignments, used, failed = [], set(), []
     optimizer_arrays = None
     for entry in entries:
         group = _vars_group(h5_file, entry)
@@ -251,22 +254,42 @@ def read_entries(h5_file, model, entries):
                         raise ValueError(f"Variable {where}/{i} in the weights file contains "
                                          "NaN or infinite values; refusing to load it.")
             continue
-        found = 0 if group is None else len(group)
-        if found != len(entry.arrays):
-            raise ValueError(
-                f"The weights file does not match the model at {where} ({entry.owner}): the "
-                f"model expects {len(entry.arrays)} variables, the file holds {found}. Was it "
-                "saved from a model with the same layers, in the same order?")
         if group is not None:
             used.add(group.name)
-        for index, target in enumerate(entry.arrays):
-            array = _read_array(group, str(index), where)
+        try:
+            found = 0 if group is None else len(group)
+            if found != len(entry.arrays):
+                raise ValueError(
+                    f"The weights file does not match the model at {where} ({entry.owner}): "
+                    f"the model expects {len(entry.arrays)} variables, the file holds {found}. "
+                    "Was it saved from a model with the same layers, in the same order?")
+            arrays = [_read_array(group, str(index), where) for index in range(found)]
+            for index, (target, array) in enumerate(zip(entry.arrays, arrays)):
+                if tuple(array.shape) != tuple(target.shape):
+                    check_array(array, target, f"{where}/{index}")  # raises, naming the shapes
+        except ValueError as error:
+            if not skip_mismatch:
+                raise
+            failed.append((entry, error))
+            continue
+        for index, (target, array) in enumerate(zip(entry.arrays, arrays)):
             assignments.append((target, check_array(array, target, f"{where}/{index}")))
-    _check_nothing_left(h5_file, used)
+    if not skip_mismatch:
+        _check_nothing_left(h5_file, used)
     optimizer_state = None
     if optimizer_arrays is not None and getattr(model, "optimizer", None) is not None:
-        optimizer_state = model.optimizer.check_keras_variables(
-            trainable_arrays(entries), optimizer_arrays)
+        try:
+            optimizer_state = model.optimizer.check_keras_variables(
+                trainable_arrays(entries), optimizer_arrays)
+        except ValueError as error:
+            if not skip_mismatch:
+                raise
+            failed.append((Entry("optimizer", model.optimizer.name, owner="optimizer"), error))
+    if failed:  # Keras 3's words (saving_lib._raise_loading_failure with warn_only=True)
+        warnings.warn(
+            f"A total of {len(failed)} objects could not be loaded. Example error message for "
+            f"object {failed[0][0].owner}:\n\n{failed[0][1]}\n\nList of objects that could "
+            f"not be loaded:\n{[entry.owner for entry, _ in failed]}", stacklevel=4)
 
     def apply():
         xp = backend.xp()
@@ -294,8 +317,11 @@ def _check_nothing_left(h5_file, used):
             "It was saved from a model with more (or other) layers.")
 
 
-def load_weights_h5(model, path):
-    """Loads a `.weights.h5` file written by Keras 3 or minilstm into `model`, all or nothing."""
+def load_weights_h5(model, path, skip_mismatch=False, by_name=False):
+    """Loads a `.weights.h5` (Keras 3, minilstm) or legacy `.h5` weights file, all or nothing.
+
+    `by_name` applies to legacy files only (minilstm/saving/legacy_h5.py).
+    """
     from .files import h5py_module
 
     h5py = h5py_module(path)
@@ -309,7 +335,10 @@ def load_weights_h5(model, path):
         if "model_weights" in h5_file or "layer_names" in h5_file.attrs:
             from .legacy_h5 import read_legacy_weights
 
-            apply = read_legacy_weights(h5_file, model)
+            apply = read_legacy_weights(h5_file, model, by_name, skip_mismatch)
         else:
-            apply = read_entries(h5_file, model, entries)
+            if by_name:
+                raise ValueError("`by_name` only supports loading legacy '.h5' or '.hdf5' "
+                                 f"files (Keras 2's layout). Received: {path}")
+            apply = read_entries(h5_file, model, entries, skip_mismatch)
     apply()
