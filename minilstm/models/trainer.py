@@ -252,6 +252,9 @@ class Trainer:
         want_batch_logs = verbose == 1 or bool(callbacks)
         self.stop_training = False
         callback_list.on_train_begin()
+        # A callback may move the start on (BackupAndRestore resuming), as Keras's _initial_epoch.
+        resumed, self._initial_epoch = getattr(self, "_initial_epoch", None), None
+        initial_epoch = resumed or initial_epoch
         logs = {}
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
