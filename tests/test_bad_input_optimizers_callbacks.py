@@ -17,6 +17,7 @@ import pytest
 
 from minilstm import backend, utils
 from minilstm.callbacks import (
+    BackupAndRestore,
     CSVLogger,
     EarlyStopping,
     LambdaCallback,
@@ -234,6 +235,20 @@ CALLBACK_CASES = [
     case(lambda: TerminateOnNaN(raise_error="yes"), TypeError, "raise_error", "nan-str"),
     case(lambda: TerminateOnNaN(raise_error=1), TypeError, "raise_error", "nan-int"),
     case(lambda: TerminateOnNaN(raise_error=None), TypeError, "raise_error", "nan-none"),
+    # BackupAndRestore
+    case(lambda: BackupAndRestore(""), ValueError, "backup_dir", "backup-dir-empty"),
+    case(lambda: BackupAndRestore(None), ValueError, "backup_dir", "backup-dir-none"),
+    case(lambda: BackupAndRestore(3), TypeError, "backup_dir", "backup-dir-int"),
+    case(lambda: BackupAndRestore("b", save_freq=0), ValueError, "save_freq", "backup-freq-0"),
+    case(lambda: BackupAndRestore("b", save_freq="5"), ValueError, "save_freq", "backup-freq-str"),
+    case(lambda: BackupAndRestore("b", save_freq=True), ValueError, "save_freq",
+         "backup-freq-bool"),
+    case(lambda: BackupAndRestore("b", save_freq=2.0), ValueError, "save_freq",
+         "backup-freq-float"),
+    case(lambda: BackupAndRestore("b", delete_checkpoint="yes"), TypeError, "delete_checkpoint",
+         "backup-delete-str"),
+    case(lambda: BackupAndRestore("b", delete_checkpoint=None), TypeError, "delete_checkpoint",
+         "backup-delete-none"),
     # not a Callback instance at all: refused by fit before training
     case(lambda: EarlyStopping, TypeError, "callbacks", "class-not-instance"),
     case(lambda: print, TypeError, "callbacks", "function-not-callback"),
@@ -280,8 +295,10 @@ def test_unknown_mode_string_warns_and_falls_back_as_keras_does():
         lambda: CSVLogger("log.csv", separator="\t", append=np.bool_(True)),
         lambda: LambdaCallback(on_epoch_end=None, on_test_begin=None),
         lambda: TerminateOnNaN(raise_error=np.bool_(False)),
+        lambda: BackupAndRestore("backup", save_freq=np.int64(3), delete_checkpoint=np.bool_(1)),
     ],
-    ids=["numpy-scalars", "negative-min-delta", "rlr-ints", "csv-tab", "lambda-none", "nan-np"],
+    ids=["numpy-scalars", "negative-min-delta", "rlr-ints", "csv-tab", "lambda-none", "nan-np",
+         "backup-np"],
 )
 def test_good_arguments_still_pass(make):
     make()

@@ -4,6 +4,8 @@ The clock is faked (`progbar.time`), so elapsed seconds and time per step are ex
 values are worked out by hand in each test from the rules in KERAS.md 7.1 and 9.
 """
 
+import json
+import os
 import types
 
 import numpy as np
@@ -847,3 +849,148 @@ def test_csv_logger(tmp_path):
             [{"loss": 1.0}])  # fmt: skip
     assert path.read_text().splitlines()[-1] == "0;1.0"
     assert path.read_text().count("epoch") == 1
+
+
+# ------------------------------------------------------------------------- BackupAndRestore
+
+BACKUP_X = np.linspace(-1, 1, 12 * 5 * 2, dtype=np.float32).reshape(12, 5, 2)
+BACKUP_Y = np.sin(np.arange(12, dtype=np.float32)).reshape(12, 1)
+
+
+class Interrupt(Callback):
+    """Raises at the start of `epoch` (or of batch `batch` of it), as a crash would."""
+
+    def __init__(self, epoch, batch=None):
+        self.epoch, self.batch, self._now = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._now = epoch
+        if epoch == self.epoch and self.batch is None:
+            raise RuntimeError("Interrupting!")
+
+    def on_train_batch_begin(self, batch, logs=None):
+        super().on_train_batch_begin(batch, logs)
+        if self._now == self.epoch and batch == self.batch:
+            raise RuntimeError("Interrupting!")
+
+
+def backup_model(initial=None):
+    from minilstm.optimizers import Adam
+
+    model = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer=Adam(learning_rate=0.02), loss="mse")
+    model.predict(BACKUP_X[:1], verbose=0)  # built, as BackupAndRestore requires
+    if initial is not None:
+        model.set_weights(initial)
+    return model
+
+
+def fit_for_backup(model, callbacks, epochs=6):
+    return model.fit(BACKUP_X, BACKUP_Y, batch_size=4, epochs=epochs, shuffle=False, verbose=0,
+                     callbacks=callbacks)
+
+
+def same_bits(a, b):
+    return all(x.dtype == y.dtype and x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
+
+
+def test_backup_and_restore_resumes_bit_identical_to_an_uninterrupted_fit(tmp_path):
+    from minilstm.callbacks import BackupAndRestore
+
+    initial = backup_model().get_weights()
+    straight = backup_model(initial)
+    fit_for_backup(straight, [])
+    backup_dir = str(tmp_path / "backup")
+    backup = BackupAndRestore(backup_dir)
+    interrupted = backup_model(initial)
+    with pytest.raises(RuntimeError, match="Interrupting"):
+        fit_for_backup(interrupted, [backup, Interrupt(3)])
+    with open(os.path.join(backup_dir, "training_metadata.json")) as handle:
+        assert json.load(handle) == {"epoch": 3, "batch": 0}
+    # a fresh, identical model: weights, optimizer state and epoch come from the backup
+    resumed = backup_model(initial)
+    history = fit_for_backup(resumed, [backup])
+    assert history.epoch == [3, 4, 5]
+    assert resumed.optimizer.iterations == straight.optimizer.iterations == 18
+    assert same_bits(resumed.get_weights(), straight.get_weights())
+    assert not os.path.exists(backup_dir)  # deleted once fit completed
+    # without the backup, the second fit starts over: the comparison above can fail
+    restarted = backup_model(initial)
+    fit_for_backup(restarted, [], epochs=3)
+    assert not same_bits(restarted.get_weights(), straight.get_weights())
+
+
+def test_backup_and_restore_falls_back_to_the_previous_backup(tmp_path):
+    from minilstm.callbacks import BackupAndRestore
+
+    initial = backup_model().get_weights()
+    straight = backup_model(initial)
+    fit_for_backup(straight, [])
+    backup_dir = tmp_path / "backup"
+    backup = BackupAndRestore(backup_dir, delete_checkpoint=False)
+    with pytest.raises(RuntimeError):
+        fit_for_backup(backup_model(initial), [backup, Interrupt(3)])
+    (backup_dir / "latest.weights.h5").write_bytes(b"\x89HDF\r\n truncated")
+    resumed = backup_model(initial)
+    history = fit_for_backup(resumed, [backup])
+    assert history.epoch == [2, 3, 4, 5]  # from the backup made after epoch 2
+    assert same_bits(resumed.get_weights(), straight.get_weights())
+    assert (backup_dir / "latest.weights.h5").exists()  # delete_checkpoint=False
+    with open(backup_dir / "training_metadata.json") as handle:
+        assert json.load(handle)["epoch"] == 6
+
+
+def test_backup_and_restore_every_n_batches(tmp_path):
+    from minilstm.callbacks import BackupAndRestore
+
+    initial = backup_model().get_weights()
+    backup_dir = tmp_path / "backup"
+    backup = BackupAndRestore(backup_dir, save_freq=2)
+    interrupted = backup_model(initial)
+    saved = []
+    original = backup._save
+    backup._save = lambda: (original(), saved.append(interrupted.optimizer.iterations))
+    with pytest.raises(RuntimeError):
+        fit_for_backup(interrupted, [backup, Interrupt(1, batch=2)])
+    assert saved == [2, 4]  # 3 batches an epoch: after batch 2 of epoch 0, batch 1 of epoch 1
+    with open(backup_dir / "training_metadata.json") as handle:
+        assert json.load(handle) == {"epoch": 1, "batch": 0}
+    resumed = backup_model(initial)
+    loaded = BackupAndRestore(backup_dir, save_freq=2)
+    loaded.set_model(resumed)
+    loaded.on_train_begin()
+    assert resumed.optimizer.iterations == 4
+    # the weights after the 4th step: what four train_on_batch calls give
+    assert same_bits(resumed.get_weights(), _weights_after_steps(initial, 4))
+    assert not same_bits(resumed.get_weights(), interrupted.get_weights())  # 5 steps there
+
+
+def _weights_after_steps(initial, steps):
+    model = backup_model(initial)
+    for step in range(steps):
+        start = (step % 3) * 4
+        model.train_on_batch(BACKUP_X[start:start + 4], BACKUP_Y[start:start + 4])
+    return model.get_weights()
+
+
+def test_backup_and_restore_deletes_only_its_own_files(tmp_path):
+    from minilstm.callbacks import BackupAndRestore
+
+    backup_dir = tmp_path / "backup"
+    backup_dir.mkdir()
+    (backup_dir / "notes.txt").write_text("mine")
+    fit_for_backup(backup_model(), [BackupAndRestore(backup_dir)], epochs=2)
+    assert sorted(p.name for p in backup_dir.iterdir()) == ["notes.txt"]
+
+
+def test_backup_and_restore_needs_a_built_model(tmp_path):
+    from minilstm.callbacks import BackupAndRestore
+
+    model = Sequential([LSTM(4), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    backup = BackupAndRestore(tmp_path / "backup")
+    backup.set_model(model)
+    with pytest.raises(ValueError, match="must be built before you call `fit\\(\\)`"):
+        backup.on_train_begin()
+    fit_for_backup(model, [backup], epochs=1)  # fit builds it from the data first, as Keras 3
+    assert model.built

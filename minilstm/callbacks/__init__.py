@@ -6,6 +6,7 @@ order Keras 3 shows them (train keys alphabetically, then `val_` keys), so the p
 `loss: … - mae: … - val_loss: … - val_mae: …`. Set `model.stop_training = True` to stop training.
 """
 
+from .backup_and_restore import BackupAndRestore
 from .callback import Callback
 from .callback_list import CallbackList
 from .control import LambdaCallback, LearningRateScheduler, TerminateOnNaN
@@ -15,6 +16,7 @@ from .monitor import EarlyStopping, MonitorCallback, ReduceLROnPlateau
 from .progbar_logger import ProgbarLogger
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",
