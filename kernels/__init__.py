@@ -41,8 +41,16 @@ def available():
     return [name for name in NAMES if _module(name).is_available()]
 
 
+# Sets found usable, by name: the layers ask for the active set on every forward and
+# backward, and checking availability (find_spec, a CUDA probe) costs tens of µs.
+_USABLE = {}
+
+
 def get(name):
     """The kernel set module called `name`; RuntimeError if it cannot run here."""
+    module = _USABLE.get(name)
+    if module is not None:
+        return module
     module = _module(name)
     if not module.is_available():
         raise RuntimeError(
@@ -50,4 +58,5 @@ def get(name):
             f"{module.unavailable_reason()} "
             f"Available here: {', '.join(repr(n) for n in available())}."
         )
+    _USABLE[name] = module
     return module

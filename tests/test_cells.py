@@ -193,3 +193,36 @@ def test_boundary_errors_name_the_argument(kernel_set, cell, variant):
         with pytest.raises(ValueError, match=name):
             forward(module, cell, {k: _device(kernel_set, v) for k, v in bad.items()},
                     **{k: _device(kernel_set, v) for k, v in options.items()})
+
+
+# The numba inference loops (cache=False) project the inputs a block of steps at a
+# time: T=7 runs as one block by default, and as blocks of 3, 3 and 1 steps here.
+@pytest.mark.parametrize("block_steps", [None, 3], ids=["one-block", "blocks-of-3"])
+@pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_forward_without_cache_matches_reference(kernel_set, dtype, cell, variant, go_backwards,
+                                                 mask_case, block_steps, monkeypatch):
+    """cache=False (predict, evaluate): the same states, the last cell state only, no cache."""
+    if block_steps is not None:
+        if kernel_set != "numba":
+            pytest.skip("only the numba set projects the inputs in blocks of steps")
+        from minilstm.kernels.cpu import _sequence
+
+        monkeypatch.setattr(_sequence, "_BLOCK_STEPS", block_steps)
+    B, T, I, H = 5, 7, 3, 4
+    seed = 3 + CELL_IDS.index(CELL_IDS[CELL_VARIANTS.index((cell, variant))]) + len(mask_case)
+    arrays, _ = random_problem(B, T, I, H, seed, dtype=dtype, cell=cell,
+                               reset_after=variant.get("reset_after", True))
+    options = _options(cell, variant, random_masks(B, T, I, H, seed, dtype=dtype, cell=cell,
+                                                   **mask_case), go_backwards=go_backwards)
+    expected, _ = forward(reference, cell, arrays, **options)
+    got, cache = forward(kernels.get(kernel_set), cell,
+                         {k: _device(kernel_set, v) for k, v in arrays.items()}, cache=False,
+                         **{k: _device(kernel_set, v) for k, v in options.items()})
+    assert cache is None
+    _assert_close("hs", got[0], expected[0], TOLERANCES[dtype])
+    if cell == "lstm":  # only the final cell state comes back, as [B, 1, H]
+        _assert_close("cs", got[1], expected[1][:, -1:], TOLERANCES[dtype])
+    assert len(got) == len(expected)

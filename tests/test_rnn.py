@@ -367,3 +367,66 @@ def test_each_layer_trains_in_a_model(cls, use_backend):
     first = model.evaluate(x, y, verbose=0)
     model.fit(x, y, epochs=30, batch_size=16, verbose=0)
     assert model.evaluate(x, y, verbose=0) < first / 4
+
+
+# -- predict and evaluate: the forward-only kernels ---------------------------------------
+
+
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
+@pytest.mark.parametrize("cls", RECURRENT, ids=IDS)
+def test_predict_and_evaluate_run_without_a_cache_and_give_the_same_numbers(
+        cls, return_sequences, use_backend):
+    """predict/evaluate use the inference kernels: the numbers of the training forward,
+    stateful carry-over included, and no per-step cache left behind."""
+    from minilstm.layers import Masking
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 6, 3)).astype("float32")
+    x[1, 4:] = 0.0  # padded steps, masked by Masking
+    y = rng.standard_normal((4, 6, 2) if return_sequences else (4, 2)).astype("float32")
+
+    def model(stateful):
+        m = Sequential([Input(batch_shape=(4, 6, 3)), Masking(),
+                        cls(5, return_sequences=return_sequences, stateful=stateful), Dense(2)])
+        m.compile("adam", "mse")
+        return m
+
+    for stateful in (False, True):
+        utils.set_random_seed(0)
+        m = model(stateful)
+        rnn = m.layers[1]
+        expected = [backend.to_numpy(m(x)) for _ in range(2)]  # training forward, with cache
+        assert rnn._cache is not None
+        carried = [backend.to_numpy(s).copy() for s in rnn.states] if stateful else None
+        if stateful:
+            m.reset_states()
+        got = [m.predict(x, batch_size=4, verbose=0) for _ in range(2)]
+        assert rnn._cache is None  # predict kept no cache
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+        if stateful:  # predict carried the states exactly as the training forward did
+            for s, c in zip(rnn.states, carried):
+                np.testing.assert_allclose(backend.to_numpy(s), c, rtol=1e-5, atol=1e-6)
+            m.reset_states()
+        loss = m.evaluate(x, y, batch_size=4, verbose=0)
+        per_step = np.mean((expected[0] - y) ** 2, axis=-1)
+        if return_sequences:  # Keras 3 leaves the masked timesteps out of the mean
+            steps = np.any(x != 0.0, axis=-1)
+            per_step = per_step[steps]
+        np.testing.assert_allclose(loss, per_step.mean(), rtol=1e-5)
+
+
+def test_backward_after_a_forward_without_cache_raises(use_backend):
+    from minilstm.layers.base import keeps_cache, no_cache
+
+    layer = LSTM(3)
+    x = np.ones((2, 4, 2), "float32")
+    layer(x)
+    with no_cache():
+        assert not keeps_cache()
+        layer(x)
+    assert keeps_cache()
+    with pytest.raises(RuntimeError, match=r"no_cache\(\)"):
+        layer.backward(np.ones((2, 3), "float32"))
+    layer(x)  # a forward outside no_cache() keeps its cache again
+    assert layer.backward(np.ones((2, 3), "float32")).shape == x.shape

@@ -54,6 +54,18 @@ def scratch(masks, B, T, D, dtype):
     return np.empty((B if masks.shape[0] else 0, T, D), dtype)
 
 
+# The inference loops keep the gates of a few steps at a time: at most this many
+# steps and about this many bytes, which stay in a core's L2 cache along with the
+# recurrent GEMM's operands.
+_BLOCK_STEPS = 16
+_BLOCK_BYTES = 1 << 20
+
+
+def steps_per_block(rows, T, columns, itemsize=4):
+    """Steps whose gates ([steps, rows, columns]) an inference loop projects at once."""
+    return max(1, min(T, _BLOCK_STEPS, _BLOCK_BYTES // max(1, rows * columns * itemsize)))
+
+
 # ----------------------------------------------------------------------------
 # Compiled helpers over rows lo:hi
 # ----------------------------------------------------------------------------
@@ -109,6 +121,46 @@ def project_inputs(lo, hi, x, kernel, masks, out, xm):
     for c in range(0, kernel.shape[1], width):
         _masked_copy(x, _mask_of(masks, c, width), lo, hi, xm)
         gemm(rows_of(xm, lo, hi), kernel[:, c:c + width], out_rows[:, c:c + width], 0.0)
+
+
+@jit
+def gather_steps(lo, hi, x, t0, n, reverse, xb):
+    """xb[s, r] = the input of processing step t0 + s for row lo + r (time-major copy).
+
+    x: [B, T, I] input order; xb: [>= n, hi-lo, I].
+    """
+    T = x.shape[1]
+    for s in range(n):
+        t = t0 + s
+        t_in = T - 1 - t if reverse else t
+        for r in range(hi - lo):
+            src, dst = x[lo + r, t_in], xb[s, r]
+            for i in range(dst.size):
+                dst[i] = src[i]
+
+
+@jit
+def project_steps(lo, xb, kernel, masks, zb):
+    """zb = (xb * m_k) @ kernel_k per gate block k, for a few steps at once (time-major).
+
+    xb: [n, rows, I] the inputs of rows lo:lo+rows (overwritten by their masked
+    copy when there are masks); kernel: [I, G*H]; masks: [M, B, I]; zb: [n, rows, G*H].
+    """
+    n, rows, I = xb.shape
+    x_rows = xb.reshape(n * rows, I)
+    z_rows = zb.reshape(n * rows, zb.shape[2])
+    if masks.shape[0] == 0:
+        gemm(x_rows, kernel, z_rows, 0.0)
+        return
+    width = _block_width(masks, kernel.shape[1])
+    plain = xb.copy()
+    for c in range(0, kernel.shape[1], width):
+        mask = _mask_of(masks, c, width)
+        for s in range(n):
+            for r in range(rows):
+                for i in range(I):
+                    xb[s, r, i] = plain[s, r, i] * mask[lo + r, i]
+        gemm(x_rows, kernel[:, c:c + width], z_rows[:, c:c + width], 0.0)
 
 
 @jit

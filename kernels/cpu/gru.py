@@ -46,7 +46,10 @@ from ._sequence import (
     project_inputs,
     recurrent_product,
     recurrent_product_backward,
+    gather_steps,
+    project_steps,
     scratch,
+    steps_per_block,
     weight_gradient,
 )
 
@@ -55,7 +58,7 @@ __all__ = ["gru_forward", "gru_backward"]
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                mask=None, dropout_mask=None, recurrent_dropout_mask=None):
+                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
     """Runs the GRU over all T steps (same contract as reference.gru_forward).
 
     Args:
@@ -68,10 +71,13 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         go_backwards: process the sequence last step first.
         mask: [B, T] bool or None. dropout_mask: [1 or 3, B, I] or None.
         recurrent_dropout_mask: [1 or 3, B, H] or None (kernels/cache.py).
+        cache: False for a forward-only pass (predict, evaluate): the
+            inference loop keeps no gates.
 
     Returns:
         hs: [B, T, H] state after each step (processing order), a new array.
-        cache: a GRUCache; pass it unchanged to `gru_backward`.
+        cache: a GRUCache; pass it unchanged to `gru_backward`. None with
+            cache=False.
     """
     B, T, I, H = check_sequence_inputs(
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 3,
@@ -83,12 +89,19 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     bias = np.ascontiguousarray(bias).reshape(-1, 3 * H)  # [b_in] or [b_in; b_rec]
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
     hs = np.empty((B, T, H), x.dtype)
+    chunks = _num_chunks(B, T, I, H, 3)
+    if not cache:
+        args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, CODES[activation],
+                CODES[recurrent_activation], reset_after, go_backwards,
+                steps_per_block(-(-B // chunks), T, 3 * H))
+        run_chunks(_inference_rows, B, chunks, args)
+        return hs, None
     gates = np.empty((B, T, 3 * H), x.dtype)
     recurrent_h = np.empty((B if reset_after else 0, T, H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
     args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, gates, recurrent_h, xm,
             CODES[activation], CODES[recurrent_activation], reset_after, go_backwards)
-    run_chunks(_forward_rows, B, _num_chunks(B, T, I, H, 3), args)
+    run_chunks(_forward_rows, B, chunks, args)
     cache = GRUCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                      gates=gates, recurrent_h=recurrent_h if reset_after else None, z=None,
                      activation=activation, recurrent_activation=recurrent_activation,
@@ -198,6 +211,65 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
                 _cell_forward_candidate(gates[b, t_in], b_in, h_prev_b, hs[b, t], act_code)
             else:
                 copy(h_prev_b, hs[b, t])
+
+
+@jit
+def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+                    recurrent_dropout_mask, hs, act_code, rec_code, reset_after, reverse,
+                    block):
+    """_forward_rows without a cache: the gates of `block` steps at a time, time-major.
+
+    As lstm._inference_rows: one input-projection GEMM per block of steps into a
+    small buffer that stays in cache, then the steps of _forward_rows on it.
+    hs: [B, T, H] written (processing order).
+    """
+    T, H = x.shape[1], hs.shape[2]
+    n = hi - lo
+    xb = np.empty((block, n, x.shape[2]), x.dtype)  # (masked) inputs of one block, by step
+    zb = np.empty((block, n, 3 * H), x.dtype)  # their gates, by step
+    hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
+    zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
+    rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
+    unused = np.empty(H, x.dtype)  # reset_after's recurrent_h row, kept only for backward
+    b_in = bias[0]
+    for t0 in range(0, T, block):
+        steps = min(block, T - t0)
+        gather_steps(lo, hi, x, t0, steps, reverse, xb)
+        project_steps(lo, xb[:steps], kernel, dropout_mask, zb[:steps])
+        for s in range(steps):
+            t = t0 + s
+            t_in = T - 1 - t if reverse else t
+            h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
+            z = zb[s]
+            if reset_after:
+                recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 3 * H,
+                                  zh, hm, 0.0)
+                for b in range(lo, hi):
+                    h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
+                    if keep(mask, b, t_in):
+                        _cell_forward_after(z[b - lo], zh[b - lo], b_in, bias[1], h_prev_b,
+                                            hs[b, t], unused, act_code, rec_code)
+                    else:
+                        copy(h_prev_b, hs[b, t])
+                continue
+            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 2 * H, z,
+                              hm, 1.0)
+            for b in range(lo, hi):
+                y = z[b - lo]
+                for k in range(2 * H):
+                    y[k] = y[k] + b_in[k]
+                activate(rec_code, y[:2 * H])  # z, r
+                m_h = _candidate_mask(recurrent_dropout_mask, b)
+                h_prev_b, rh_b = (hs[b, t - 1] if t > 0 else h0[b]), rh[b - lo]
+                for j in range(H):
+                    rh_b[j] = y[H + j] * (h_prev_b[j] * m_h[j] if m_h.size else h_prev_b[j])
+            gemm(rh, recurrent_kernel[:, 2 * H:], z[:, 2 * H:], 1.0)
+            for b in range(lo, hi):
+                h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
+                if keep(mask, b, t_in):
+                    _cell_forward_candidate(z[b - lo], b_in, h_prev_b, hs[b, t], act_code)
+                else:
+                    copy(h_prev_b, hs[b, t])
 
 
 @jit

@@ -52,7 +52,10 @@ from ._sequence import (
     project_inputs,
     recurrent_product,
     recurrent_product_backward,
+    gather_steps,
+    project_steps,
     scratch,
+    steps_per_block,
     weight_gradient,
 )
 
@@ -61,7 +64,7 @@ __all__ = ["lstm_forward", "lstm_backward"]
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
                  recurrent_activation="sigmoid", go_backwards=False, mask=None,
-                 dropout_mask=None, recurrent_dropout_mask=None):
+                 dropout_mask=None, recurrent_dropout_mask=None, cache=True):
     """Runs the LSTM over all T steps (same contract as reference.lstm_forward).
 
     Args:
@@ -72,12 +75,15 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         go_backwards: process the sequence last step first.
         mask: [B, T] bool or None. dropout_mask: [1 or 4, B, I] or None.
         recurrent_dropout_mask: [1 or 4, B, H] or None (kernels/cache.py).
+        cache: False for a forward-only pass (predict, evaluate): the
+            inference loop keeps no gates and no cell states.
 
     Returns:
         hs, cs: [B, T, H] hidden and cell state after each step (processing
-            order), new C-contiguous arrays.
+            order), new C-contiguous arrays; with cache=False cs is only the
+            last cell state, [B, 1, H].
         cache: an LSTMCache; pass it unchanged to `lstm_backward` (layout in
-            the module docstring).
+            the module docstring). None with cache=False.
     """
     B, T, I, H = check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias, activation,
                                       recurrent_activation, mask, dropout_mask,
@@ -87,12 +93,20 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         np.ascontiguousarray, (x, h0, c0, kernel, recurrent_kernel, bias))
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
     hs = np.empty((B, T, H), x.dtype)
+    chunks = _num_chunks(B, T, I, H, 4)
+    if not cache:
+        c_last = np.empty((B, 1, H), x.dtype)
+        args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, c_last,
+                CODES[activation], CODES[recurrent_activation], go_backwards,
+                steps_per_block(-(-B // chunks), T, 4 * H))
+        run_chunks(_inference_rows, B, chunks, args)
+        return hs, c_last, None
     cs = np.empty((B, T, H), x.dtype)
     gates = np.empty((B, T, 4 * H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
     args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, cs, gates, xm,
             CODES[activation], CODES[recurrent_activation], go_backwards)
-    run_chunks(_forward_rows, B, _num_chunks(B, T, I, H, 4), args)
+    run_chunks(_forward_rows, B, chunks, args)
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
                       hs=hs, cs=cs, gates=gates, z=None, activation=activation,
                       recurrent_activation=recurrent_activation, go_backwards=go_backwards,
@@ -179,6 +193,47 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropo
             else:  # a masked step keeps the previous states
                 copy(c_prev, cs[b, t])
                 copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+
+
+@jit
+def _inference_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+                    recurrent_dropout_mask, hs, c_last, act_code, rec_code, reverse, block):
+    """_forward_rows without a cache: the same steps, keeping only what the next step reads.
+
+    The gates of `block` steps at a time live in a small time-major buffer
+    (projected by one GEMM per block, then one recurrent GEMM per step), and
+    the cell state in one [rows, H] buffer updated in place, so the working
+    set stays in cache instead of streaming [B, T, 4H] gates through memory.
+    hs: [B, T, H] written (processing order); c_last: [B, 1, H] the final c.
+    """
+    T, H = x.shape[1], hs.shape[2]
+    rows = hi - lo
+    xb = np.empty((block, rows, x.shape[2]), x.dtype)  # (masked) inputs of one block, by step
+    zb = np.empty((block, rows, 4 * H), x.dtype)  # their gates, by step
+    hm = np.empty((rows, H), x.dtype)  # h_prev * recurrent dropout mask
+    c = np.empty((rows, H), x.dtype)
+    act_c = np.empty(H, x.dtype)
+    for r in range(rows):
+        copy(c0[lo + r], c[r])
+    for t0 in range(0, T, block):
+        n = min(block, T - t0)
+        gather_steps(lo, hi, x, t0, n, reverse, xb)
+        project_steps(lo, xb[:n], kernel, dropout_mask, zb[:n])
+        for s in range(n):
+            t = t0 + s
+            t_in = T - 1 - t if reverse else t
+            h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
+            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 4 * H,
+                              zb[s], hm, 1.0)
+            for r in range(rows):
+                b = lo + r
+                if keep(mask, b, t_in):
+                    _cell_forward(zb[s, r], bias, c[r], c[r], hs[b, t], act_c, act_code,
+                                  rec_code)
+                else:  # a masked step keeps the previous states
+                    copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+    for r in range(rows):
+        copy(c[r], c_last[lo + r, 0])
 
 
 @jit

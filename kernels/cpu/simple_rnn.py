@@ -35,7 +35,10 @@ from ._sequence import (
     project_inputs,
     recurrent_product,
     recurrent_product_backward,
+    gather_steps,
+    project_steps,
     scratch,
+    steps_per_block,
     weight_gradient,
 )
 
@@ -44,7 +47,7 @@ __all__ = ["simple_rnn_forward", "simple_rnn_backward"]
 
 def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                        go_backwards=False, mask=None, dropout_mask=None,
-                       recurrent_dropout_mask=None):
+                       recurrent_dropout_mask=None, cache=True):
     """Runs the RNN over all T steps (same contract as reference.simple_rnn_forward).
 
     Args:
@@ -55,10 +58,12 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         go_backwards: process the sequence last step first.
         mask: [B, T] bool or None. dropout_mask: [1, B, I] or None.
         recurrent_dropout_mask: [1, B, H] or None (kernels/cache.py).
+        cache: False for a forward-only pass (predict, evaluate).
 
     Returns:
         hs: [B, T, H] state after each step (processing order), a new array.
         cache: a SimpleRNNCache; pass it unchanged to `simple_rnn_backward`.
+            None with cache=False.
     """
     B, T, I, H = check_sequence_inputs(
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 1, lambda H: (H,),
@@ -68,11 +73,17 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         np.ascontiguousarray, (x, h0, kernel, recurrent_kernel, bias))
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
     hs = np.empty((B, T, H), x.dtype)
+    chunks = _num_chunks(B, T, I, H, 1)
+    if not cache:
+        args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, CODES[activation],
+                go_backwards, steps_per_block(-(-B // chunks), T, H))
+        run_chunks(_inference_rows, B, chunks, args)
+        return hs, None
     z = np.empty((B, T, H), x.dtype)  # scratch: a_t of every step, input order
     xm = scratch(masks[1], B, T, I, x.dtype)
     args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, z, xm, CODES[activation],
             go_backwards)
-    run_chunks(_forward_rows, B, _num_chunks(B, T, I, H, 1), args)
+    run_chunks(_forward_rows, B, chunks, args)
     cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                            z=None, activation=activation, go_backwards=go_backwards, mask=mask,
                            dropout_mask=dropout_mask,
@@ -149,6 +160,38 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
                 copy(a, hs[b, t])
             else:  # a masked step keeps h_prev
                 copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+
+
+@jit
+def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+                    recurrent_dropout_mask, hs, act_code, reverse, block):
+    """_forward_rows with a_t for `block` steps at a time in a small time-major buffer.
+
+    As lstm._inference_rows. hs: [B, T, H] written (processing order).
+    """
+    T, H = x.shape[1], hs.shape[2]
+    xb = np.empty((block, hi - lo, x.shape[2]), x.dtype)  # (masked) inputs, by step
+    zb = np.empty((block, hi - lo, H), x.dtype)  # a_t of those steps
+    hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
+    for t0 in range(0, T, block):
+        steps = min(block, T - t0)
+        gather_steps(lo, hi, x, t0, steps, reverse, xb)
+        project_steps(lo, xb[:steps], kernel, dropout_mask, zb[:steps])
+        for s in range(steps):
+            t = t0 + s
+            t_in = T - 1 - t if reverse else t
+            h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
+            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, H, zb[s],
+                              hm, 1.0)
+            for b in range(lo, hi):
+                if keep(mask, b, t_in):
+                    a = zb[s, b - lo]
+                    for j in range(H):
+                        a[j] = a[j] + bias[j]
+                    activate(act_code, a)
+                    copy(a, hs[b, t])
+                else:
+                    copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
 
 
 @jit

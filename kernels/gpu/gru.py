@@ -19,7 +19,7 @@ def _bias_shape(reset_after):
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                mask=None, dropout_mask=None, recurrent_dropout_mask=None):
+                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
     """Runs the GRU over all T steps on the GPU; see reference.gru_forward.
 
     Args:
@@ -33,6 +33,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         mask: [B, T] bool or None; a False step carries h over.
         dropout_mask: [1 or 3, B, I] or None. recurrent_dropout_mask:
             [1 or 3, B, H] or None.
+        cache: False for a forward-only pass (predict, evaluate): the same
+            steps, nothing kept for backward.
 
     Returns:
         hs: [B, T, H] C-contiguous, processing order.
@@ -96,6 +98,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
             h_prev = hs_tm[t]
 
     hs = cupy.ascontiguousarray(hs_tm.transpose(1, 0, 2))  # (B, T, H)
+    if not cache:
+        return hs, None
     cache = GRUCache(x=x_tm.transpose(1, 0, 2), h0=h0, kernel=kernel,
                      recurrent_kernel=recurrent_kernel, hs=hs_tm.transpose(1, 0, 2),
                      gates=gates_tm.transpose(1, 0, 2),

@@ -10,7 +10,7 @@ G = 4  # gate blocks i, f, c (g), o
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
                  activation="tanh", recurrent_activation="sigmoid", go_backwards=False,
-                 mask=None, dropout_mask=None, recurrent_dropout_mask=None):
+                 mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
     """Runs the LSTM over all T steps on the GPU; see reference.lstm_forward.
 
     Args:
@@ -22,6 +22,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
         mask: [B, T] bool or None; a False step carries h and c over.
         dropout_mask: [1 or 4, B, I] or None. recurrent_dropout_mask:
             [1 or 4, B, H] or None.
+        cache: False for a forward-only pass (predict, evaluate): the same
+            steps, nothing kept for backward; cs is only the last cell state, [B, 1, H].
 
     Returns:
         hs, cs: [B, T, H] C-contiguous, processing order.
@@ -66,6 +68,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
         h_prev, c_prev = hs_tm[t], cs_tm[t]
 
     hs = cupy.ascontiguousarray(hs_tm.transpose(1, 0, 2))  # (B, T, H)
+    if not cache:
+        return hs, cupy.ascontiguousarray(cs_tm[-1][:, None]), None
     cs = cupy.ascontiguousarray(cs_tm.transpose(1, 0, 2))  # (B, T, H)
     cache = LSTMCache(x=x_tm.transpose(1, 0, 2), h0=h0, c0=c0, kernel=kernel,
                       recurrent_kernel=recurrent_kernel, hs=hs_tm.transpose(1, 0, 2),

@@ -8,7 +8,7 @@ from . import _launch as L
 
 def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                        go_backwards=False, mask=None, dropout_mask=None,
-                       recurrent_dropout_mask=None):
+                       recurrent_dropout_mask=None, cache=True):
     """Runs the RNN over all T steps on the GPU; see reference.simple_rnn_forward.
 
     Args:
@@ -19,6 +19,8 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         go_backwards: process the sequence last step first.
         mask: [B, T] bool or None; a False step carries h over.
         dropout_mask: [1, B, I] or None. recurrent_dropout_mask: [1, B, H] or None.
+        cache: False for a forward-only pass (predict, evaluate): the same
+            steps, nothing kept for backward.
 
     Returns:
         hs: [B, T, H] C-contiguous, processing order.
@@ -55,6 +57,8 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         h_prev = hs_tm[t]
 
     hs = cupy.ascontiguousarray(hs_tm.transpose(1, 0, 2))  # (B, T, H)
+    if not cache:
+        return hs, None
     cache = SimpleRNNCache(x=x_tm.transpose(1, 0, 2), h0=h0, kernel=kernel,
                            recurrent_kernel=recurrent_kernel, hs=hs_tm.transpose(1, 0, 2),
                            z=None, activation=activation, go_backwards=go_backwards,

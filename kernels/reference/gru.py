@@ -52,7 +52,7 @@ def _candidate_mask(masks):
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                mask=None, dropout_mask=None, recurrent_dropout_mask=None):
+                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
     """Runs the GRU over all T steps.
 
     Args:
@@ -66,10 +66,13 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         mask: [B, T] bool or None; a False step carries h over.
         dropout_mask: [1 or 3, B, I] or None. recurrent_dropout_mask:
             [1 or 3, B, H] or None.
+        cache: False for a forward-only pass (predict, evaluate): nothing is
+            kept for backward.
 
     Returns:
         hs: [B, T, H] state after each step (processing order).
-        cache: a GRUCache; pass it unchanged to `gru_backward`.
+        cache: a GRUCache; pass it unchanged to `gru_backward`. None with
+            cache=False.
     """
     B, T, I, H = check_sequence_inputs(
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 3, _bias_shape(reset_after),
@@ -118,6 +121,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         hs[:, t] = h
         h_prev = h
 
+    if not cache:
+        return hs, None
     cache = GRUCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                      gates=gates, recurrent_h=recurrent_h, z=zs, activation=activation,
                      recurrent_activation=recurrent_activation, reset_after=reset_after,

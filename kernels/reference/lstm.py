@@ -34,7 +34,7 @@ from ._sequence import (
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
                  activation="tanh", recurrent_activation="sigmoid", go_backwards=False,
-                 mask=None, dropout_mask=None, recurrent_dropout_mask=None):
+                 mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
     """Runs the LSTM over all T steps.
 
     Args:
@@ -48,11 +48,15 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
         dropout_mask: [1 or 4, B, I] or None, multiplies x_t.
         recurrent_dropout_mask: [1 or 4, B, H] or None, multiplies h_prev
             in the recurrent product.
+        cache: False for a forward-only pass (predict, evaluate): nothing is
+            kept for backward and only the last cell state is returned.
 
     Returns:
         hs: [B, T, H] hidden state after each step (processing order).
-        cs: [B, T, H] cell state after each step (processing order).
-        cache: an LSTMCache; pass it unchanged to `lstm_backward`.
+        cs: [B, T, H] cell state after each step (processing order); with
+            cache=False only the last one, [B, 1, H].
+        cache: an LSTMCache; pass it unchanged to `lstm_backward`. None with
+            cache=False.
     """
     B, T, I, H = check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias,
                                       activation, recurrent_activation, mask, dropout_mask,
@@ -88,6 +92,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
         cs[:, t] = c
         h_prev, c_prev = h, c
 
+    if not cache:
+        return hs, cs[:, -1:].copy(), None
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
                       hs=hs, cs=cs, gates=gates, z=zs, activation=activation,
                       recurrent_activation=recurrent_activation, go_backwards=go_backwards,

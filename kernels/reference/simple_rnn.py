@@ -26,7 +26,7 @@ from ._sequence import (
 
 def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                        go_backwards=False, mask=None, dropout_mask=None,
-                       recurrent_dropout_mask=None):
+                       recurrent_dropout_mask=None, cache=True):
     """Runs the RNN over all T steps.
 
     Args:
@@ -37,10 +37,13 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         go_backwards: process the sequence last step first.
         mask: [B, T] bool or None; a False step carries h over.
         dropout_mask: [1, B, I] or None. recurrent_dropout_mask: [1, B, H] or None.
+        cache: False for a forward-only pass (predict, evaluate): nothing is
+            kept for backward.
 
     Returns:
         hs: [B, T, H] state after each step (processing order).
-        cache: a SimpleRNNCache; pass it unchanged to `simple_rnn_backward`.
+        cache: a SimpleRNNCache; pass it unchanged to `simple_rnn_backward`. None with
+            cache=False.
     """
     B, T, I, H = check_sequence_inputs(
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 1, lambda H: (H,),
@@ -60,6 +63,8 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         hs[:, t] = h
         h_prev = h
 
+    if not cache:
+        return hs, None
     cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                            z=zs, activation=activation, go_backwards=go_backwards, mask=mask,
                            dropout_mask=dropout_mask,

@@ -15,12 +15,18 @@ place by optimizers), and offers
   through unchanged);
 - `get_weights()` / `set_weights()` in Keras order and shapes.
 
+Inside `with no_cache():` (predict, evaluate, validation) a forward keeps
+nothing for backward: layers that can, the recurrent ones, then run a
+forward-only kernel that stores no per-step gates or states.
+
 Called on arrays, a layer runs (`__call__`); called on symbolic tensors
 (`minilstm.Input`), it records a Node of the Functional API's graph.
 """
 
+import contextlib
 import inspect
 import re
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -29,6 +35,23 @@ from .. import backend
 from .node import KerasTensor, Node, is_symbolic
 
 _name_counts = defaultdict(int)
+_forward_mode = threading.local()  # .no_cache: True inside `no_cache()`, per thread
+
+
+@contextlib.contextmanager
+def no_cache():
+    """Forward passes inside keep no cache for backward (predict, evaluate, validation)."""
+    previous = getattr(_forward_mode, "no_cache", False)
+    _forward_mode.no_cache = True
+    try:
+        yield
+    finally:
+        _forward_mode.no_cache = previous
+
+
+def keeps_cache():
+    """False inside `no_cache()`: a forward need not keep what backward reads."""
+    return not getattr(_forward_mode, "no_cache", False)
 
 
 def _unique_name(prefix):

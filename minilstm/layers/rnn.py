@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import activations, backend, initializers
 from ..kernels.activations import SUPPORTED as KERNEL_ACTIVATIONS
-from .base import Layer, serialize_initializer
+from .base import Layer, keeps_cache, serialize_initializer
 from .node import is_symbolic
 
 _UNSUPPORTED_EXTRAS = (
@@ -309,14 +309,15 @@ class RNN(Layer):
         mask = self._checked_mask(mask, x)
         states = self._initial_states(x, initial_state)
         dropout_mask, recurrent_dropout_mask = self._dropout_masks(x, training)
+        cache = keeps_cache()  # inside no_cache() (predict, evaluate): the inference kernel
         sequences, kernel_cache = self._kernel_forward(
             backend.kernels(), x, states, mask=mask, dropout_mask=dropout_mask,
-            recurrent_dropout_mask=recurrent_dropout_mask)
+            recurrent_dropout_mask=recurrent_dropout_mask, cache=cache)
         output_mask = None  # [B, T, 1] in processing order, with zero_output_for_mask
         if mask is not None and self.zero_output_for_mask:
             steps = mask[:, ::-1] if self.go_backwards else mask
             output_mask = steps[:, :, None].astype(x.dtype)
-        self._cache = (kernel_cache, output_mask)
+        self._cache = (kernel_cache, output_mask) if cache else None
         final_states = [sequence[:, -1].copy() for sequence in sequences]
         if self.stateful:
             self.states = [state.copy() for state in final_states]
@@ -342,6 +343,11 @@ class RNN(Layer):
         mean zeros). The gradients of the initial states are kept in
         `initial_state_grads`.
         """
+        if self._cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__} '{self.name}'.backward needs a forward that kept its "
+                "cache: the last forward ran inside `no_cache()` (predict, evaluate), which "
+                "keeps none. Run forward again outside it, then backward.")
         kernel_cache, output_mask = self._cache
         d_states = [None] * self.state_count
         if self.return_state and isinstance(dy, (list, tuple)):

@@ -11,6 +11,7 @@ forward call and put back before that node's backward.
 """
 
 from .. import backend
+from ..layers.base import keeps_cache
 from ..layers.input_layer import InputLayer
 
 
@@ -114,7 +115,8 @@ class Graph:
             for tensor, value, value_mask in zip(node.outputs, outputs, output_masks):
                 values[id(tensor)] = value
                 mask_of[id(tensor)] = value_mask
-        self._saved = saved
+        # Inside no_cache() (predict, evaluate) the layers kept nothing to go back with.
+        self._saved = saved if keeps_cache() else None
         return [values[id(t)] for t in self.outputs], [mask_of[id(t)] for t in self.outputs]
 
     # -- backward --------------------------------------------------------------------
@@ -126,7 +128,8 @@ class Graph:
         over every node that calls the layer.
         """
         if self._saved is None:
-            raise RuntimeError("Graph.backward needs a forward(..., training=True) first.")
+            raise RuntimeError("Graph.backward needs a forward first, outside `no_cache()` "
+                               "(predict and evaluate keep no cache).")
         grads = {}
         for tensor, grad in zip(self.outputs, output_grads):
             _add(grads, tensor, grad)

@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend, optimizers
 from .. import data_adapter as data
 from ..callbacks import CallbackList
+from ..layers.base import no_cache
 from ..metrics import Mean
 from . import arguments
 from .batches import ArraySlices, SourceBatches, is_batch_source
@@ -150,7 +151,8 @@ class Trainer:
         return pairs
 
     def _test_step(self, xs, ys, sample_weights=None):
-        predictions, masks = self._graph.forward(xs, training=False)
+        with no_cache():  # evaluate and validation never go backward: the inference kernels
+            predictions, masks = self._graph.forward(xs, training=False)
         losses = self._compiled_loss(ys, predictions, sample_weights, masks)
         self._update_trackers(losses, ys, predictions, sample_weights, masks)
 
@@ -347,7 +349,8 @@ class Trainer:
         outputs = []
         for step, (xs, _, _) in enumerate(batches.epoch()):
             callback_list.on_predict_batch_begin(step)
-            batch_outputs, _ = self._graph.forward(xs, training=False)
+            with no_cache():
+                batch_outputs, _ = self._graph.forward(xs, training=False)
             outputs.append(batch_outputs)
             callback_list.on_predict_batch_end(step, {"outputs": batch_outputs})
         callback_list.on_predict_end()
@@ -384,7 +387,8 @@ class Trainer:
         """Outputs for one batch as NumPy arrays."""
         xs = self._prepare_inputs(x)
         xp = backend.xp()
-        outputs, _ = self._graph.forward([xp.asarray(a) for a in xs], training=False)
+        with no_cache():
+            outputs, _ = self._graph.forward([xp.asarray(a) for a in xs], training=False)
         return self._concatenate([outputs])
 
     def _call_on_arrays(self, x, training=False):
