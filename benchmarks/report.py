@@ -7,8 +7,9 @@ import statistics
 from .workloads import Workload
 
 
-def annotate(rec, w, gemm_gflops=None):
-    """Adds median_s, value (in w.unit), GFLOP/s and % of the GEMM to a result."""
+def annotate(rec, w, gemm_gflops=None, floor=None):
+    """Adds median_s, value (in w.unit), GFLOP/s, % of the GEMM and % of the workload's
+    GEMM floor (floor.py: floor time / this time, the efficiency) to a result."""
     rec["unit"] = w.unit
     if w.kind == "seed":
         median = rec.get("fit_warm_s")
@@ -20,7 +21,44 @@ def annotate(rec, w, gemm_gflops=None):
         rec["gflops"] = w.flops() / median / 1e9
         if gemm_gflops:
             rec["pct_gemm"] = 100 * rec["gflops"] / gemm_gflops
+        if floor and floor.get("status") == "ok":
+            rec["pct_floor"] = 100 * floor["floor_s"] / median
     return rec
+
+
+def phase_rows(doc):
+    """Per workload: the GEMM floor, minilstm's efficiency and where its time per batch goes.
+
+    The kernels' GEMM share is the floor's (floor.py) for the same products; what
+    the kernels take beyond it is gate arithmetic, masks, copies and thread hand-offs;
+    the rest of a batch (its measured time minus both kernel calls) is Python: the
+    graph, the Dense head, loss, Adam, batching.
+    """
+    base = doc["baseline"]
+    recs = {(r["workload"], r["framework"]): r for r in doc["results"]}
+    rows = []
+    for wd in doc["workloads"]:
+        w, floor = Workload(**wd), doc.get("floors", {}).get(wd["id"], {})
+        rec = recs.get((w.id, base), {})
+        if floor.get("status") != "ok":
+            continue
+        ms = 1e3
+        phases, batches = floor["phases"], floor["floor_s"] / floor["batch_s"]
+        fwd_floor = phases.get("input projection", 0) + phases.get("forward steps", 0)
+        bwd_floor = floor["batch_s"] - fwd_floor
+        timed = rec.get("phases", {})
+        fwd, bwd = timed.get("forward_s"), timed.get("backward_s", 0.0 if w.kind == "predict"
+                                                       else None)
+        per_batch = rec["median_s"] / batches if "median_s" in rec else None
+        kernels = None if fwd is None or bwd is None else fwd + bwd
+        rows.append([w.id, floor["floor_s"], rec.get("median_s"), rec.get("pct_floor"),
+                     per_batch and per_batch * ms,
+                     fwd and fwd * ms, fwd_floor * ms,
+                     None if w.kind == "predict" else bwd and bwd * ms,
+                     None if w.kind == "predict" else bwd_floor * ms,
+                     kernels and (kernels - floor["batch_s"]) * ms,
+                     kernels and per_batch and (per_batch - kernels) * ms])
+    return rows
 
 
 def ratio_rows(doc):
@@ -116,10 +154,25 @@ def markdown(doc):
                     "build, compile, fit).", ""]
     out += ["## Timings", "",
             _table(["workload", "framework", "median", "unit", f"ratio vs {base}", "GFLOP/s",
-                    "% of GEMM", "loss", "status"],
+                    "% of GEMM", "% of floor", "loss", "status"],
                    [[w.id, f, r.get("value"), w.unit, _ratio(r, recs.get((w.id, base))),
-                     r.get("gflops"), r.get("pct_gemm"), r.get("loss"), _status(r)]
-                    for w in workloads for f in names if (r := recs.get((w.id, f)))]), ""]
+                     r.get("gflops"), r.get("pct_gemm"), r.get("pct_floor"), r.get("loss"),
+                     _status(r)]
+                    for w in workloads for f in names if (r := recs.get((w.id, f)))]),
+            "", "% of floor: the workload's GEMM floor (below) over its time, the efficiency.",
+            ""]
+    phases = phase_rows(doc)
+    if phases:
+        out += [f"## GEMM floor and where {base}'s time goes", "",
+                "The floor is the time NumPy's BLAS, at the same threads, takes for only the "
+                "matrix products the kernels issue (benchmarks/floor.py). Per batch, in ms: "
+                "the recurrent layer's forward and backward kernel calls against their GEMM "
+                "floor, the kernels' non-GEMM work (both calls minus their floor: gate "
+                "arithmetic, masks, copies, thread hand-offs), and the rest of the batch "
+                "(Python: graph, Dense, loss, Adam, batching; benchmarks/phases.py).", "",
+                _table(["workload", "floor s", f"{base} s", "% of floor", "batch ms",
+                        "forward ms", "its floor", "backward ms", "its floor",
+                        "non-GEMM kernel ms", "Python ms"], phases), ""]
     out += ["## Workloads", ""] + [f"- {w.id}: {w.title}" for w in workloads
                                    if not w.id.startswith("G")]
     if any(w.id.startswith("G") for w in workloads):

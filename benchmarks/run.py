@@ -60,8 +60,9 @@ def machine_info(threads):
             "numpy_blas": blas, "packages": versions}
 
 
-def run_worker(args, framework, specs, timeout, env_extra=None, gemm=False):
-    """Runs one worker subprocess for `specs` (workloads, or the GEMM when gemm=True).
+def run_worker(args, framework, specs, timeout, env_extra=None, gemm=False, floor=False):
+    """Runs one worker subprocess for `specs` (workloads, or the GEMM when gemm=True, or
+    their GEMM floors when floor=True).
 
     Returns {workload id: result}; a run killed after timeout x len(specs) seconds
     keeps what it measured and marks the rest as timeouts; a crash is an error.
@@ -79,6 +80,7 @@ def run_worker(args, framework, specs, timeout, env_extra=None, gemm=False):
                "--shuffle", str(int(args.shuffle))]
         cmd += ["--gemm"] if gemm else [
             "--framework", framework, "--spec", json.dumps([w.to_json() for w in specs])]
+        cmd += ["--floor"] if floor else []
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
@@ -112,6 +114,19 @@ def measure_gemm(args, timeout):
     print(f"  2048x2048 float32 matmul: {gemm.get('gflops', float('nan')):.1f} GFLOP/s "
           f"({gemm.get('library', gemm.get('note'))})", flush=True)
     return gemm
+
+
+def measure_floors(args, chosen, timeout):
+    """{workload id: GEMM floor record} (benchmarks/floor.py), in a pinned worker."""
+    if args.device != "cpu":
+        return {}
+    floors = run_worker(args, "minilstm-numpy", chosen, timeout, floor=True)
+    for w in chosen:
+        rec = floors.get(w.id, {})
+        if rec.get("status") == "ok":
+            print(f"  {w.id:<12} GEMM floor {rec['floor_s']:.3g} s per repeat "
+                  f"({rec['gflops']:.0f} GFLOP/s)", flush=True)
+    return floors
 
 
 def run_seed(args, framework, w, timeout):
@@ -206,6 +221,7 @@ def main(argv=None):
            "results": [], "notes": []}
     print(f"machine: {doc['machine']['cpu']}, {args.threads} threads; measuring GEMM...", flush=True)
     gemms = [measure_gemm(args, timeout)]
+    doc["floors"] = measure_floors(args, chosen_w, timeout)
 
     skip = {}  # framework -> why it cannot run here
     for name in names:
@@ -242,7 +258,8 @@ def main(argv=None):
     doc["gemm"]["all_gflops"] = [g.get("gflops") for g in gemms]
     by_id = {w.id: w for w in chosen_w}
     for rec in doc["results"]:
-        report.annotate(rec, by_id[rec["workload"]], doc["gemm"].get("gflops"))
+        report.annotate(rec, by_id[rec["workload"]], doc["gemm"].get("gflops"),
+                        doc["floors"].get(rec["workload"]))
 
     paths = report.write(doc, args.out)
     print()

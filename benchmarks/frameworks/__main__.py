@@ -99,6 +99,10 @@ def run_workload(adapter, w, args, out, save):
         step(x, y)
         out["repeats"].append(time.perf_counter() - t)
         save()
+    if getattr(adapter, "is_minilstm", False):
+        from ..phases import measure
+
+        out["phases"] = measure(model, w, x)
 
 
 def main(argv=None):
@@ -106,6 +110,8 @@ def main(argv=None):
     p.add_argument("--framework", choices=sorted(FRAMEWORKS))
     p.add_argument("--spec", help="a workload as JSON (benchmarks.workloads.Workload), or a list")
     p.add_argument("--gemm", action="store_true", help="time the reference matmul instead")
+    p.add_argument("--floor", action="store_true",
+                   help="time each --spec workload's GEMM floor (benchmarks/floor.py) instead")
     p.add_argument("--result", required=True, help="JSON file: {workload id: result}")
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
     p.add_argument("--threads", type=int, default=os.cpu_count())
@@ -127,6 +133,18 @@ def main(argv=None):
 
     specs = json.loads(args.spec)
     specs = [Workload(**s) for s in (specs if isinstance(specs, list) else [specs])]
+    if args.floor:
+        from .. import floor
+
+        out = {}
+        for w in specs:
+            try:
+                out[w.id] = floor.measure(w)
+            except Exception as e:
+                traceback.print_exc()
+                out[w.id] = {"status": "error", "note": f"{type(e).__name__}: {e}"[:300]}
+            write(args.result, out)
+        return 0
     results, failed = {}, False
     try:
         t = time.perf_counter()

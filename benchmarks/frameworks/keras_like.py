@@ -70,6 +70,7 @@ def load(framework, device, threads, seed):
 class KerasLike:
     def __init__(self, keras, version):
         self.keras, self.version = keras, version
+        self.is_minilstm = keras.__name__ == "minilstm"  # the worker then times its phases
 
     def build(self, units, timesteps, features, cell="lstm"):
         keras = self.keras
