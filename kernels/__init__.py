@@ -1,19 +1,25 @@
-"""LSTM kernel sets: one contract, three implementations.
+"""Recurrent kernel sets: one contract, three implementations.
 
 Each kernel set is a module exporting
 
     NAME                 'numpy' | 'numba' | 'cupy'
-    is_available()       True when it can run on this machine
+    is_available()       True when it can run on this machine (cheap: imports
+                         nothing heavy)
     unavailable_reason() why not, in words (empty string when available)
-    lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
-                 activation='tanh', recurrent_activation='sigmoid',
-                 go_backwards=False) -> (hs, cs, cache)
-    lstm_backward(dhs, dh_last, dc_last, cache)
-        -> (dx, dh0, dc0, dkernel, drecurrent_kernel, dbias)
+    load()               optional: imports what the set runs on, raising
+                         RuntimeError if that is broken (called by `get`)
+    <cell>_forward(x, <initial states>, kernel, recurrent_kernel, bias, ...,
+                   go_backwards=False, mask=None, dropout_mask=None,
+                   recurrent_dropout_mask=None, cache=True)
+        -> (<state sequences>, cache); cache=False: a forward-only pass that
+           keeps nothing for backward (the cache returned is None)
+    <cell>_backward(dhs, <d last states>, cache)
+        -> (dx, <d initial states>, dkernel, drecurrent_kernel, dbias)
 
-`reference.py` (NumPy) is the readable oracle; `cpu.py` (Numba) and `gpu.py`
-(CuPy) are the fast sets. numba and cupy are imported only when their set is
-asked for, so `import minilstm` works without them.
+for cell in lstm, gru, simple_rnn (reference/ documents each). `reference/`
+(NumPy) is the readable oracle; `cpu/` (Numba) and `gpu/` (CuPy) are the fast
+sets. numba and cupy are imported only when their set is asked for, so
+`import minilstm` works without them.
 """
 
 import importlib
@@ -25,7 +31,8 @@ from .gradcheck import GradcheckReport, gradcheck
 NAMES = ("cupy", "numba", "numpy")
 _MODULES = {"numpy": "reference", "numba": "cpu", "cupy": "gpu"}
 
-__all__ = ["LSTMCache", "GradcheckReport", "NAMES", "available", "get", "gradcheck"]
+__all__ = ["LSTMCache", "GradcheckReport", "NAMES", "available", "get", "gradcheck",
+           "is_loaded"]
 
 
 def _module(name):
@@ -58,5 +65,12 @@ def get(name):
             f"{module.unavailable_reason()} "
             f"Available here: {', '.join(repr(n) for n in available())}."
         )
+    if hasattr(module, "load"):  # the numba set imports its compiled kernels only now
+        module.load()
     _USABLE[name] = module
     return module
+
+
+def is_loaded(name):
+    """True once `get(name)` has returned the set in this process."""
+    return name in _USABLE

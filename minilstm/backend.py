@@ -10,6 +10,12 @@ The API layer never imports numba or cupy: it asks this module.
 The kernel set is chosen by `set_backend(name)`, else by the
 `MINILSTM_BACKEND` environment variable, else the fastest that works here:
 'cupy' when CuPy sees a CUDA device, then 'numba', then 'numpy'.
+
+When 'numba' is the default (not chosen by name), the recurrent layers run
+small calls on the reference kernels until a large one loads numba
+(`kernels_for`): importing numba and its compiled loops costs about half a
+second, and a first run after installing compiles them for ten more, which
+a program as small as the seed example never earns back.
 """
 
 import os
@@ -24,6 +30,12 @@ _EPSILON = 1e-7
 
 _floatx = "float32"
 _backend_name = None  # resolved lazily so `import minilstm` stays cheap
+_backend_chosen = False  # True when named by set_backend or MINILSTM_BACKEND
+# Multiply-adds of one recurrent call (B*T*(I+H)*G*H) below which, while numba is
+# not loaded, the default numba backend runs the reference kernels. The seed
+# example's LSTM(10) calls are 4e3; W4's batch-1 LSTM(32) calls, 2e4, already run
+# 3x faster compiled, so they load numba.
+SMALL_CALL_WORK = 1 << 13
 
 
 def floatx():
@@ -72,9 +84,9 @@ def set_backend(name):
     Raises ValueError for an unknown name and RuntimeError, naming what is
     missing, for a set that cannot run on this machine.
     """
-    global _backend_name
+    global _backend_name, _backend_chosen
     _kernel_registry.get(name)  # raises with a clear reason if unusable
-    _backend_name = name
+    _backend_name, _backend_chosen = name, True
 
 
 def get_backend():
@@ -90,8 +102,21 @@ def get_backend():
 
 
 def kernels():
-    """The active kernel set module (lstm_forward, lstm_backward)."""
+    """The active kernel set module (lstm_forward, lstm_backward, ...)."""
     return _kernel_registry.get(get_backend())
+
+
+def kernels_for(work):
+    """The kernel set for one recurrent call of `work` multiply-adds (B*T*(I+H)*G*H).
+
+    The active set, except that a default (not named) 'numba' backend answers
+    calls under SMALL_CALL_WORK with the reference kernels until numba is loaded.
+    """
+    name = get_backend()
+    if (name == "numba" and not _backend_chosen and work < SMALL_CALL_WORK
+            and not _kernel_registry.is_loaded("numba")):
+        return _kernel_registry.get("numpy")
+    return _kernel_registry.get(name)
 
 
 def xp():

@@ -22,30 +22,45 @@ without compiling, run with `NUMBA_DISABLE_JIT=1` (slow: minutes, not
 milliseconds).
 """
 
+import importlib
 import importlib.util
-
-from ._math import NUMBA_ERROR as _NUMBA_ERROR
-from .gru import gru_backward, gru_forward
-from .lstm import lstm_backward, lstm_forward
-from .simple_rnn import simple_rnn_backward, simple_rnn_forward
+import sys
 
 NAME = "numba"
 
 __all__ = [
-    "NAME", "is_available", "unavailable_reason", "lstm_forward", "lstm_backward",
-    "gru_forward", "gru_backward", "simple_rnn_forward", "simple_rnn_backward",
+    "NAME", "is_available", "unavailable_reason", "is_loaded", "load", "lstm_forward",
+    "lstm_backward", "gru_forward", "gru_backward", "simple_rnn_forward", "simple_rnn_backward",
 ]
+
+# The kernels are imported on first use (PEP 562 below), not with this package:
+# importing numba and loading the compiled loops from the cache costs about half
+# a second, which a program that never runs a large recurrent call need not pay
+# (see minilstm.backend.kernels_for).
+_KERNELS = {"lstm_forward": "lstm", "lstm_backward": "lstm", "gru_forward": "gru",
+            "gru_backward": "gru", "simple_rnn_forward": "simple_rnn",
+            "simple_rnn_backward": "simple_rnn"}
+_SUBMODULES = ("lstm", "gru", "simple_rnn", "_math", "_blas", "_parallel", "_sequence")
+
+
+def __getattr__(name):
+    if name in _KERNELS:
+        return getattr(importlib.import_module(f".{_KERNELS[name]}", __name__), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_available():
+    """True when numba, scipy and threadpoolctl are installed (nothing is imported)."""
     return not unavailable_reason()
 
 
 def unavailable_reason():
-    if isinstance(_NUMBA_ERROR, ModuleNotFoundError):
+    """Why this set cannot run here, in words; "" when it can. Imports nothing heavy:
+    a numba that is installed but broken is reported by `load()`."""
+    if importlib.util.find_spec("numba") is None:
         return "numba is not installed (pip install numba)."
-    if _NUMBA_ERROR is not None:
-        return f"numba is installed but failed to import: {_NUMBA_ERROR}."
     if importlib.util.find_spec("scipy") is None:
         # The loops call BLAS through scipy.linalg.cython_blas.
         return "numba's matrix products need scipy, which is not installed (pip install scipy)."
@@ -56,3 +71,20 @@ def unavailable_reason():
             "(pip install threadpoolctl)."
         )
     return ""
+
+
+def is_loaded():
+    """True once the compiled kernels are imported in this process."""
+    return f"{__name__}.lstm" in sys.modules
+
+
+def load():
+    """Imports numba and the kernels now; RuntimeError naming the cause if numba is broken."""
+    from ._math import NUMBA_ERROR
+
+    if NUMBA_ERROR is not None:
+        raise RuntimeError(f"numba is installed but failed to import: {NUMBA_ERROR}. "
+                           "Reinstall it (pip install --force-reinstall numba), or use the "
+                           "reference kernels: minilstm.backend.set_backend('numpy').")
+    for module in ("lstm", "gru", "simple_rnn"):
+        importlib.import_module(f".{module}", __name__)

@@ -310,14 +310,17 @@ class RNN(Layer):
         states = self._initial_states(x, initial_state)
         dropout_mask, recurrent_dropout_mask = self._dropout_masks(x, training)
         cache = keeps_cache()  # inside no_cache() (predict, evaluate): the inference kernel
+        B, T, I = x.shape
+        kernels = backend.kernels_for(B * T * (I + self.units) * self.gates * self.units)
         sequences, kernel_cache = self._kernel_forward(
-            backend.kernels(), x, states, mask=mask, dropout_mask=dropout_mask,
+            kernels, x, states, mask=mask, dropout_mask=dropout_mask,
             recurrent_dropout_mask=recurrent_dropout_mask, cache=cache)
         output_mask = None  # [B, T, 1] in processing order, with zero_output_for_mask
         if mask is not None and self.zero_output_for_mask:
             steps = mask[:, ::-1] if self.go_backwards else mask
             output_mask = steps[:, :, None].astype(x.dtype)
-        self._cache = (kernel_cache, output_mask) if cache else None
+        # backward runs on the kernel set that made the cache
+        self._cache = (kernels, kernel_cache, output_mask) if cache else None
         final_states = [sequence[:, -1].copy() for sequence in sequences]
         if self.stateful:
             self.states = [state.copy() for state in final_states]
@@ -348,7 +351,7 @@ class RNN(Layer):
                 f"{type(self).__name__} '{self.name}'.backward needs a forward that kept its "
                 "cache: the last forward ran inside `no_cache()` (predict, evaluate), which "
                 "keeps none. Run forward again outside it, then backward.")
-        kernel_cache, output_mask = self._cache
+        kernels, kernel_cache, output_mask = self._cache
         d_states = [None] * self.state_count
         if self.return_state and isinstance(dy, (list, tuple)):
             dy, *d_states = dy
@@ -362,7 +365,7 @@ class RNN(Layer):
         if dhs is not None and output_mask is not None:
             dhs = dhs * output_mask
         dx, self.initial_state_grads, grads = self._kernel_backward(
-            backend.kernels(), dhs, d_states, kernel_cache)
+            kernels, dhs, d_states, kernel_cache)
         self.grads = grads if self.use_bias else grads[:-1]
         return dx
 
