@@ -3,7 +3,7 @@ SimpleRNN (W1-GRU, W3-GRU, W1-SimpleRNN, W3-SimpleRNN); see benchmarks/README.md
 
     python -m benchmarks.run                       # full CPU run, all installed frameworks
     python -m benchmarks.run --quick               # smoke run with tiny sizes
-    python -m benchmarks.run --workloads W1,W3 --frameworks minilstm-numba,torch
+    python -m benchmarks.run --workloads W1,W3 --frameworks minilstm,torch
     python -m benchmarks.run --cells gru,simple_rnn  # only the GRU and SimpleRNN workloads
     python -m benchmarks.run --device gpu          # W1-W3 + DeepBench-style grid on a GPU
 
@@ -133,7 +133,8 @@ def run_seed(args, framework, w, timeout):
     """W0: every repeat is a fresh process running the seed script; numba also cold."""
     runs, colds = [], []
     for _ in range(args.repeats):
-        cache = tempfile.mkdtemp(prefix="numba-cache-") if framework == "minilstm-numba" else None
+        cache = (tempfile.mkdtemp(prefix="numba-cache-")
+                 if framework in ("minilstm", "minilstm-numba") else None)
         try:
             env = {"NUMBA_CACHE_DIR": cache} if cache else None
             if cache:  # an empty NUMBA_CACHE_DIR: compile from scratch, then reuse it

@@ -10,6 +10,9 @@ import os
 
 # name: (adapter module, extra environment, packages it needs, devices it runs on)
 FRAMEWORKS = {
+    # the default kernel set, as a user gets it: numba when installed, with small calls on
+    # the reference until a large one loads numba (minilstm.backend.kernels_for)
+    "minilstm": ("keras_like", {}, ("minilstm",), ("cpu",)),
     "minilstm-numpy": ("keras_like", {"MINILSTM_BACKEND": "numpy"}, ("minilstm",), ("cpu",)),
     "minilstm-numba": ("keras_like", {"MINILSTM_BACKEND": "numba"}, ("minilstm", "numba"), ("cpu",)),
     "minilstm-cupy": ("keras_like", {"MINILSTM_BACKEND": "cupy"}, ("minilstm", "cupy"), ("gpu",)),
@@ -21,7 +24,7 @@ FRAMEWORKS = {
 }
 
 # The minilstm set every other framework is compared with, per device.
-BASELINE = {"cpu": "minilstm-numba", "gpu": "minilstm-cupy"}
+BASELINE = {"cpu": "minilstm", "gpu": "minilstm-cupy"}
 
 
 def for_device(device):
@@ -36,6 +39,7 @@ def missing(name):
 def environment(name, threads, device, base=None):
     """The worker's environment: threads pinned for every runtime, devices chosen."""
     env = dict(os.environ if base is None else base)
+    env.pop("MINILSTM_BACKEND", None)  # each minilstm framework names its set, or none
     n = str(threads)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",

@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-from . import FRAMEWORKS, Unavailable
+from . import BASELINE, FRAMEWORKS, Unavailable
 
 
 def write(path, obj):
@@ -99,7 +99,7 @@ def run_workload(adapter, w, args, out, save):
         step(x, y)
         out["repeats"].append(time.perf_counter() - t)
         save()
-    if getattr(adapter, "is_minilstm", False):
+    if args.framework == BASELINE[args.device] and args.device == "cpu":
         from ..phases import measure
 
         out["phases"] = measure(model, w, x)

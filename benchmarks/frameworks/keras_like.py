@@ -42,16 +42,18 @@ def _engine(backend, threads, device):
 
 
 def load(framework, device, threads, seed):
-    if framework.startswith("minilstm-"):
+    if framework.startswith("minilstm"):
         import minilstm as keras
 
-        kernel_set = framework.split("-", 1)[1]
+        kernel_set = framework.split("-", 1)[1] if "-" in framework else None
         try:
-            keras.backend.set_backend(kernel_set)
+            if kernel_set:
+                keras.backend.set_backend(kernel_set)
         except RuntimeError as e:
             raise Unavailable(str(e)) from None
-        version = f"minilstm {keras.__version__} ({kernel_set} kernels)"
-        if kernel_set == "numba":
+        version = f"minilstm {keras.__version__} ({kernel_set} kernels)" if kernel_set else (
+            f"minilstm {keras.__version__} (default kernels: {keras.backend.get_backend()})")
+        if (kernel_set or keras.backend.get_backend()) == "numba":
             import numba
 
             version += f", numba {numba.__version__}"
@@ -70,7 +72,6 @@ def load(framework, device, threads, seed):
 class KerasLike:
     def __init__(self, keras, version):
         self.keras, self.version = keras, version
-        self.is_minilstm = keras.__name__ == "minilstm"  # the worker then times its phases
 
     def build(self, units, timesteps, features, cell="lstm"):
         keras = self.keras
