@@ -45,6 +45,7 @@ class LSTMCache(NamedTuple):
     mask: Optional[Any] = None  # [B, T] bool, processing order
     dropout_mask: Optional[Any] = None  # [M, B, I]
     recurrent_dropout_mask: Optional[Any] = None  # [M, B, H]
+    act_cs: Optional[Any] = None  # [B, T, H] act(c) after each step (numba; None elsewhere)
 
 
 class GRUCache(NamedTuple):

@@ -23,6 +23,10 @@ The cache (`LSTMCache`) is private to this set except `hs` and `cs`:
     h0, c0             [B, H]
     kernel             [I, 4H]; recurrent_kernel [H, 4H]
     hs, cs             [B, T, H] the returned arrays (processing order)
+    act_cs             [B, T, H] act(c) of every step (processing order), which
+                       h = o * act(c) needed anyway: backward reads it instead
+                       of evaluating the activation again; a masked step's row
+                       is unused
     gates              [B, T, 4H] activated gates i, f, g, o in INPUT order
                        (row b, t belongs to x[b, t]); a masked step's row
                        holds its unused pre-activations
@@ -102,16 +106,17 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         run_chunks(_inference_rows, B, chunks, args)
         return hs, c_last, None
     cs = np.empty((B, T, H), x.dtype)
+    act_cs = np.empty((B, T, H), x.dtype)
     gates = np.empty((B, T, 4 * H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
-    args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, cs, gates, xm,
+    args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, cs, act_cs, gates, xm,
             CODES[activation], CODES[recurrent_activation], go_backwards)
     run_chunks(_forward_rows, B, chunks, args)
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
                       hs=hs, cs=cs, gates=gates, z=None, activation=activation,
                       recurrent_activation=recurrent_activation, go_backwards=go_backwards,
                       mask=mask, dropout_mask=dropout_mask,
-                      recurrent_dropout_mask=recurrent_dropout_mask)
+                      recurrent_dropout_mask=recurrent_dropout_mask, act_cs=act_cs)
     return hs, cs, cache
 
 
@@ -148,7 +153,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     drecurrent_kernel = np.empty((chunks, H, 4 * H), dtype)
     dbias = np.empty((chunks, 4 * H), dtype)
     args = (dhs, dh, dc, x, cache.h0, cache.c0, cache.kernel, cache.recurrent_kernel, *masks,
-            cache.hs, cache.cs, cache.gates, dz, hp, xm, hm, dx, CODES[cache.activation],
+            cache.hs, cache.cs, cache.act_cs, cache.gates, dz, hp, xm, hm, dx,
+            CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     return dx, dh, dc, total(dkernel), total(drecurrent_kernel), total(dbias)
@@ -161,7 +167,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
 
 @jit
 def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropout_mask,
-                  recurrent_dropout_mask, hs, cs, gates, xm, act_code, rec_code, reverse):
+                  recurrent_dropout_mask, hs, cs, act_cs, gates, xm, act_code, rec_code,
+                  reverse):
     """The T steps of reference.lstm_forward for batch rows lo:hi.
 
     Args:
@@ -169,14 +176,13 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropo
         x: [B, T, I] in input order. h0, c0: [B, H]. kernel: [I, 4H];
             recurrent_kernel: [H, 4H]; bias: [4H]. The masks as mask_arrays
             gives them. All only read.
-        hs, cs: [B, T, H] outputs, written (processing order).
+        hs, cs, act_cs: [B, T, H] outputs, written (processing order).
         gates: [B, T, 4H] output, the activated gates i, f, g, o (input order).
         xm: [B, T, I] scratch for masked inputs (empty without dropout).
         act_code, rec_code: activation codes. reverse: go_backwards.
     """
     T, H = x.shape[1], hs.shape[2]
     hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
-    act_c = np.empty(H, x.dtype)  # act(c) of one row
     # x_t @ kernel for every step at once
     project_inputs(lo, hi, x, kernel, dropout_mask, gates, xm)
     for t in range(T):
@@ -188,7 +194,7 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropo
         for b in range(lo, hi):
             c_prev = cs[b, t - 1] if t > 0 else c0[b]
             if keep(mask, b, t_in):
-                _cell_forward(gates[b, t_in], bias, c_prev, cs[b, t], hs[b, t], act_c,
+                _cell_forward(gates[b, t_in], bias, c_prev, cs[b, t], hs[b, t], act_cs[b, t],
                               act_code, rec_code)
             else:  # a masked step keeps the previous states
                 copy(c_prev, cs[b, t])
@@ -259,7 +265,7 @@ def _cell_forward(z, bias, c_prev, c, h, act_c, act_code, rec_code):
 
 @jit
 def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, cs, gates, dz, hp, xm, hm, dx, act_code,
+                   recurrent_dropout_mask, hs, cs, act_cs, gates, dz, hp, xm, hm, dx, act_code,
                    rec_code, reverse, dkernel, drecurrent_kernel, dbias):
     """The reversed steps of reference.lstm_backward for batch rows lo:hi.
 
@@ -280,7 +286,6 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, mas
     """
     T, H = x.shape[1], hs.shape[2]
     tmp = np.empty((hi - lo, H), x.dtype)  # one block's recurrent product, one step
-    act_c = np.empty(H, x.dtype)  # act(c_t) of one row
     dc_act = np.empty(H, x.dtype)  # dh * o * act'(c_t) of one row
     for t in range(T - 1, -1, -1):
         t_in = T - 1 - t if reverse else t
@@ -291,8 +296,8 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, mas
                     dh_t[j] += dhs[b, t, j]
             if keep(mask, b, t_in):
                 c_prev = cs[b, t - 1] if t > 0 else c0[b]
-                _cell_backward(gates[b, t_in], cs[b, t], c_prev, dh_t, dc[b], dz[b, t_in],
-                               act_c, dc_act, act_code, rec_code)
+                _cell_backward(gates[b, t_in], act_cs[b, t], c_prev, dh_t, dc[b], dz[b, t_in],
+                               dc_act, act_code, rec_code)
                 fill(dh_t, 0.0)  # h_prev reaches the loss only through z (added below)
             else:  # a masked step passes dh and dc straight to step t-1
                 fill(dz[b, t_in], 0.0)
@@ -308,18 +313,16 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, mas
 
 
 @jit
-def _cell_backward(y, c, c_prev, dh, dc_next, dz, act_c, dc_act, act_code, rec_code):
+def _cell_backward(y, act_c, c_prev, dh, dc_next, dz, dc_act, act_code, rec_code):
     """One row of one step backwards: dz (4H,) written, dc_next (H,) becomes dc_prev.
 
-    y: (4H,) the activated gates i, f, g, o; c, c_prev: (H,); dh: (H,) dL/dh_t.
+    y: (4H,) the activated gates i, f, g, o; act_c: (H,) act(c_t) from the
+    forward; c_prev: (H,); dh: (H,) dL/dh_t.
     """
-    H = c.size
+    H = act_c.size
     i, f, g, o = y[:H], y[H:2 * H], y[2 * H:3 * H], y[3 * H:]
     di, df, dg, do = dz[:H], dz[H:2 * H], dz[2 * H:3 * H], dz[3 * H:]
     # h = o * act(c)
-    for j in range(H):
-        act_c[j] = c[j]
-    activate(act_code, act_c)
     for j in range(H):
         do[j] = dh[j] * act_c[j]
         dc_act[j] = dh[j] * o[j]
