@@ -1,56 +1,61 @@
-"""Where one batch of a minilstm workload spends its time.
+"""Where the batches of a minilstm workload spend their time.
 
-Run in the worker after the timed repeats, on the model it timed, with one
-batch of the workload's data. It times the recurrent layer's kernel calls
-alone (`forward` and `backward`, each the kernel set's call plus the layer's
-few lines around it); benchmarks/report.py then sets them against the
-workload's GEMM floor (floor.py) and its measured time per batch:
+Run in the worker after the timed repeats, on the model it timed: one more
+epoch (or predict pass) of the workload's own data, with clocks around the
+recurrent layer's `forward` and `backward` (each the kernel set's call plus
+the layer's few lines around it) and the optimizer's step. Timing them inside
+the real loop matters: the same kernel called over and over on one batch runs
+10-20% faster than between the other work of a training step (caches, memory).
+benchmarks/report.py sets the results against the workload's GEMM floor
+(floor.py):
 
-    forward kernel      layer.forward(x, training=True), or the inference
-                        forward (training=False, no cache) to predict
-    backward kernel     layer.backward(dy)
+    forward kernel      the recurrent layer's forward (training: with cache;
+                        predict: the forward-only kernel)
+    backward kernel     its backward
+    optimizer           Adam's update of every weight
     non-GEMM kernel     both kernels minus their GEMM floor: gate arithmetic,
                         masks, copies, thread hand-offs, BLAS below its best
-    Python per batch    the workload's time per batch minus both kernels:
-                        the graph, the Dense head, loss, Adam, batching, callbacks
+    Python per batch    the batch minus both kernels and the optimizer: the
+                        graph, the Dense head, loss, metrics, batching
 """
 
-import statistics
 import time
 
-import numpy as np
 
-
-def _median_seconds(call, repeats):
-    call()  # warm: compiled code loaded, buffers sized
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def measure(model, w, x, repeats=7):
-    """{'forward_s', 'backward_s'} per batch for the model's recurrent layer (first layer)."""
-    from minilstm.layers.base import no_cache
-
+def measure(model, w, x, y):
+    """{'forward_s', 'backward_s', 'optimizer_s', 'batch_s'} per batch, for the model's
+    first (recurrent) layer, over one more pass of the workload."""
     layer = model.layers[0]
-    xb = np.ascontiguousarray(x[:w.batch])
-    out = {"status": "ok"}
-    if w.kind == "predict":
-        def forward():
-            with no_cache():
-                layer.forward(xb, training=False)
-        out["forward_s"] = _median_seconds(forward, repeats)
-        return out
-    out["forward_s"] = _median_seconds(lambda: layer.forward(xb, training=True), repeats)
-    dy = np.random.default_rng(0).standard_normal((w.batch, w.units)).astype(np.float32)
-    layer.forward(xb, training=True)
-    cache = layer._cache
+    spent = {"forward_s": 0.0, "backward_s": 0.0, "optimizer_s": 0.0}
 
-    def backward():
-        layer._cache = cache  # backward only reads the cache; every repeat starts the same
-        layer.backward(dy)
-    out["backward_s"] = _median_seconds(backward, repeats)
+    def clocked(obj, name, key):
+        original = getattr(obj, name)
+
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - start
+        setattr(obj, name, call)  # an instance attribute: shadows the method
+        return lambda: delattr(obj, name)
+
+    undo = [clocked(layer, "forward", "forward_s"), clocked(layer, "backward", "backward_s")]
+    if w.kind != "predict":
+        undo.append(clocked(model.optimizer, "apply_gradients", "optimizer_s"))
+    start = time.perf_counter()
+    try:
+        if w.kind == "predict":
+            model.predict(x, batch_size=w.batch, verbose=0)
+        else:
+            model.fit(x, y, batch_size=w.batch, epochs=1, verbose=0, shuffle=False)
+    finally:
+        elapsed = time.perf_counter() - start
+        for u in undo:
+            u()
+    batches = -(-len(x) // w.batch)
+    out = {key: value / batches for key, value in spent.items()}
+    out.update(status="ok", batch_s=elapsed / batches)
+    if w.kind == "predict":
+        del out["backward_s"], out["optimizer_s"]
     return out

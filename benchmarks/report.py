@@ -31,8 +31,8 @@ def phase_rows(doc):
 
     The kernels' GEMM share is the floor's (floor.py) for the same products; what
     the kernels take beyond it is gate arithmetic, masks, copies and thread hand-offs;
-    the rest of a batch (its measured time minus both kernel calls) is Python: the
-    graph, the Dense head, loss, Adam, batching.
+    the rest of a batch (phases.py: its time minus both kernel calls and the
+    optimizer) is Python: the graph, the Dense head, loss, metrics, batching.
     """
     base = doc["baseline"]
     recs = {(r["workload"], r["framework"]): r for r in doc["results"]}
@@ -43,21 +43,22 @@ def phase_rows(doc):
         if floor.get("status") != "ok":
             continue
         ms = 1e3
-        phases, batches = floor["phases"], floor["floor_s"] / floor["batch_s"]
+        phases = floor["phases"]
         fwd_floor = phases.get("input projection", 0) + phases.get("forward steps", 0)
         bwd_floor = floor["batch_s"] - fwd_floor
         timed = rec.get("phases", {})
-        fwd, bwd = timed.get("forward_s"), timed.get("backward_s", 0.0 if w.kind == "predict"
-                                                       else None)
-        per_batch = rec["median_s"] / batches if "median_s" in rec else None
-        kernels = None if fwd is None or bwd is None else fwd + bwd
+        fwd, bwd, opt = (timed.get(k) for k in ("forward_s", "backward_s", "optimizer_s"))
+        batch = timed.get("batch_s")
+        kernels = None if fwd is None else fwd + (bwd or 0.0)
+        python = None if batch is None or kernels is None else batch - kernels - (opt or 0.0)
+        train = w.kind != "predict"
         rows.append([w.id, floor["floor_s"], rec.get("median_s"), rec.get("pct_floor"),
-                     per_batch and per_batch * ms,
-                     fwd and fwd * ms, fwd_floor * ms,
-                     None if w.kind == "predict" else bwd and bwd * ms,
-                     None if w.kind == "predict" else bwd_floor * ms,
+                     batch and batch * ms, fwd and fwd * ms, fwd_floor * ms,
+                     bwd * ms if train and bwd is not None else None,
+                     bwd_floor * ms if train else None,
                      kernels and (kernels - floor["batch_s"]) * ms,
-                     kernels and per_batch and (per_batch - kernels) * ms])
+                     opt * ms if train and opt is not None else None,
+                     python and python * ms])
     return rows
 
 
@@ -168,11 +169,12 @@ def markdown(doc):
                 "matrix products the kernels issue (benchmarks/floor.py). Per batch, in ms: "
                 "the recurrent layer's forward and backward kernel calls against their GEMM "
                 "floor, the kernels' non-GEMM work (both calls minus their floor: gate "
-                "arithmetic, masks, copies, thread hand-offs), and the rest of the batch "
-                "(Python: graph, Dense, loss, Adam, batching; benchmarks/phases.py).", "",
+                "arithmetic, masks, copies, thread hand-offs), the optimizer, and the rest "
+                "of the batch (Python: graph, Dense, loss, batching), all timed inside one "
+                "more epoch or predict pass (benchmarks/phases.py).", "",
                 _table(["workload", "floor s", f"{base} s", "% of floor", "batch ms",
                         "forward ms", "its floor", "backward ms", "its floor",
-                        "non-GEMM kernel ms", "Python ms"], phases), ""]
+                        "non-GEMM kernel ms", "Adam ms", "Python ms"], phases), ""]
     out += ["## Workloads", ""] + [f"- {w.id}: {w.title}" for w in workloads
                                    if not w.id.startswith("G")]
     if any(w.id.startswith("G") for w in workloads):

@@ -102,7 +102,7 @@ def run_workload(adapter, w, args, out, save):
     if args.framework == BASELINE[args.device] and args.device == "cpu":
         from ..phases import measure
 
-        out["phases"] = measure(model, w, x)
+        out["phases"] = measure(model, w, x, y)
 
 
 def main(argv=None):
