@@ -226,3 +226,23 @@ def test_forward_without_cache_matches_reference(kernel_set, dtype, cell, varian
     if cell == "lstm":  # only the final cell state comes back, as [B, 1, H]
         _assert_close("cs", got[1], expected[1][:, -1:], TOLERANCES[dtype])
     assert len(got) == len(expected)
+
+
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+def test_backward_without_input_gradient(kernel_set, cell, variant):
+    """input_grad=False (the layer reads the model's data): dx is None, every other
+    gradient is the one the full backward gives."""
+    B, T, I, H = 3, 5, 2, 4
+    arrays, upstream = random_problem(B, T, I, H, 7, dtype=np.float64, cell=cell,
+                                      reset_after=variant.get("reset_after", True))
+    options = _options(cell, variant, random_masks(B, T, I, H, 7, dtype=np.float64, cell=cell,
+                                                   mask=True, dropout=True))
+    module = kernels.get(kernel_set)
+    _, cache = forward(module, cell, {k: _device(kernel_set, v) for k, v in arrays.items()},
+                       **{k: _device(kernel_set, v) for k, v in options.items()})
+    args = [_device(kernel_set, upstream.get(name)) for name in ("dhs",) + CELLS[cell].last]
+    full = getattr(module, f"{cell}_backward")(*args, cache)
+    partial = getattr(module, f"{cell}_backward")(*args, cache, input_grad=False)
+    assert partial[0] is None and full[0] is not None
+    for name, p, f in zip(gradient_names(cell)[1:], partial[1:], full[1:]):
+        np.testing.assert_array_equal(backend.to_numpy(p), backend.to_numpy(f), err_msg=name)

@@ -191,3 +191,36 @@ def test_calling_a_layer_on_arrays_still_runs_it():
     assert LSTM(2)(np.zeros((3, 4, 1))).shape == (3, 2)
     with pytest.raises(ValueError, match="needs both"):
         Model(Input(shape=(4, 1)), None)
+
+
+def test_a_training_step_skips_the_input_gradient_of_layers_that_read_the_data(
+        monkeypatch, use_backend):
+    """Only a recurrent layer fed by a model input gets input_grad=False (its dx would be
+    thrown away); the weights' gradients are those of the full backward."""
+    rng = np.random.default_rng(3)
+    inputs = Input((5, 3))
+    first = LSTM(4, return_sequences=True)
+    second = GRU(3)
+    model = Model(inputs, Dense(1)(second(first(inputs))))
+    model.compile("sgd", "mse")
+    x = rng.standard_normal((6, 5, 3)).astype("float32")
+    seen = {}
+    for layer in (first, second):
+        original = layer.backward
+
+        def recording(dy, _original=original, _name=layer.name, **options):
+            seen[_name] = options
+            return _original(dy, **options)
+        monkeypatch.setattr(layer, "backward", recording)
+    graph = model._graph
+    outputs, _ = graph.forward([x], training=True)
+    dy = [np.ones_like(outputs[0])]
+    assert graph.backward(dy, input_grads=False) == [None]
+    assert seen == {first.name: {"input_grad": False}, second.name: {}}
+    skipped = {layer: [g.copy() for g in grads] for layer, grads in graph.layer_grads.items()}
+    graph.forward([x], training=True)
+    dx = graph.backward(dy)  # the full backward, input gradient included
+    assert seen[first.name] == {} and dx[0].shape == x.shape
+    for layer, grads in graph.layer_grads.items():
+        for got, expected in zip(skipped[layer], grads):
+            np.testing.assert_array_equal(got, expected)

@@ -207,9 +207,11 @@ def recurrent_product_backward(dz, lo, recurrent_kernel, masks, columns, dh, tmp
 def input_gradient(lo, hi, dz, kernel, masks, dx, tmp):
     """dx[lo:hi] = Σ_k (dz_k @ kernel_kᵀ) * m_k over all steps at once.
 
-    dz: [B, T, G*H]; kernel: [I, G*H]; masks: [M, B, I]; dx: [B, T, I];
-    tmp: [B, T, I] scratch (used with masks).
+    dz: [B, T, G*H]; kernel: [I, G*H]; masks: [M, B, I]; dx: [B, T, I], or
+    [0, T, I] to skip; tmp: [B, T, I] scratch (used with masks).
     """
+    if dx.shape[0] == 0:  # no rows: the caller needs no input gradient
+        return
     dx_rows, dz_rows = rows_of(dx, lo, hi), rows_of(dz, lo, hi)
     if masks.shape[0] == 0:
         gemm(dz_rows, kernel.T, dx_rows, 0.0)

@@ -110,13 +110,15 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     return hs, cache
 
 
-def gru_backward(dhs, dh_last, cache):
+def gru_backward(dhs, dh_last, cache, input_grad=True):
     """BPTT over the whole sequence (same contract as reference.gru_backward).
 
     Args:
         dhs: [B, T, H] gradient with respect to every hs[:, t], or None.
         dh_last: [B, H] gradient with respect to the final h, or None.
         cache: the GRUCache from `gru_forward`, unchanged. It is only read.
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, 3H],
@@ -134,7 +136,7 @@ def gru_backward(dhs, dh_last, cache):
     dzh = np.empty((B if reset_after else 0, T, 3 * H), dtype)
     hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
-    dx = np.empty((B, T, I), dtype)
+    dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 3)
     dkernel = np.empty((chunks, I, 3 * H), dtype)
     drecurrent_kernel = np.empty((chunks, H, 3 * H), dtype)
@@ -144,7 +146,7 @@ def gru_backward(dhs, dh_last, cache):
             CODES[cache.recurrent_activation], reset_after, cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     dbias = total(dbias)
-    return (dx, dh, total(dkernel), total(drecurrent_kernel),
+    return ((dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel),
             dbias if reset_after else dbias[0])
 
 

@@ -120,7 +120,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
     return hs, cs, cache
 
 
-def lstm_backward(dhs, dh_last, dc_last, cache):
+def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     """BPTT over the whole sequence (same contract as reference.lstm_backward).
 
     Args:
@@ -128,6 +128,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
         dh_last, dc_last: [B, H] gradients with respect to the final h and c,
             or None.
         cache: the LSTMCache from `lstm_forward`, unchanged. It is only read.
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (in the caller's time order), dh0 [B, H], dc0 [B, H],
@@ -146,7 +148,7 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     dz = np.empty((B, T, 4 * H), dtype)  # dL/dz of every step, input order
     hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
-    dx = np.empty((B, T, I), dtype)
+    dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
     # One partial sum per chunk (no two threads add into one buffer), then the sum.
     dkernel = np.empty((chunks, I, 4 * H), dtype)
@@ -157,7 +159,7 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
             CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return dx, dh, dc, total(dkernel), total(drecurrent_kernel), total(dbias)
+    return (dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel), total(dbias)
 
 
 # ----------------------------------------------------------------------------

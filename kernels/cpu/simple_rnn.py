@@ -91,13 +91,15 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     return hs, cache
 
 
-def simple_rnn_backward(dhs, dh_last, cache):
+def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     """BPTT over the whole sequence (same contract as reference.simple_rnn_backward).
 
     Args:
         dhs: [B, T, H] gradient with respect to every hs[:, t], or None.
         dh_last: [B, H] gradient with respect to the final h, or None.
         cache: the SimpleRNNCache from `simple_rnn_forward`, unchanged.
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, H],
@@ -112,7 +114,7 @@ def simple_rnn_backward(dhs, dh_last, cache):
     da = np.empty((B, T, H), dtype)  # dL/da of every step, input order
     hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
-    dx = np.empty((B, T, I), dtype)
+    dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
     dkernel = np.empty((chunks, I, H), dtype)
     drecurrent_kernel = np.empty((chunks, H, H), dtype)
@@ -120,7 +122,7 @@ def simple_rnn_backward(dhs, dh_last, cache):
     args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, *masks, cache.hs,
             da, hp, xm, hm, dx, CODES[cache.activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return dx, dh, total(dkernel), total(drecurrent_kernel), total(dbias)
+    return (dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel), total(dbias)
 
 
 # ----------------------------------------------------------------------------

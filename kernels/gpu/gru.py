@@ -111,8 +111,12 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     return hs, cache
 
 
-def gru_backward(dhs, dh_last, cache):
+def gru_backward(dhs, dh_last, cache, input_grad=True):
     """Backpropagation through time on the GPU; see reference.gru_backward.
+
+    Args:
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, 3H],
@@ -186,6 +190,8 @@ def gru_backward(dhs, dh_last, cache):
     dkernel = L.masked_matmul_grad_weights(dxp_tm, x_tm, cache.dropout_mask)  # (I, 3H)
     db_in = dxp_tm.reshape(T * B, 3 * H).sum(axis=0)
     dbias = db_in if db_rec is None else cupy.stack([db_in, db_rec])  # (3H,) or (2, 3H)
+    if not input_grad:
+        return None, dh0, dkernel, drecurrent_kernel, dbias
     dx = L.masked_matmul_grad_operand(dxp_tm, cache.kernel, cache.dropout_mask)  # (T, B, I)
     dx = dx.transpose(1, 0, 2)
     if cache.go_backwards:

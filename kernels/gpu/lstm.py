@@ -80,7 +80,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
     return hs, cs, cache
 
 
-def lstm_backward(dhs, dh_last, dc_last, cache):
+def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     """Backpropagation through time on the GPU; see reference.lstm_backward.
 
     Args:
@@ -89,6 +89,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
         dh_last, dc_last: [B, H] gradients with respect to the final h and
             c, or None for zeros.
         cache: the LSTMCache from this module's `lstm_forward`, unchanged.
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (caller's time order), dh0 [B, H], dc0 [B, H],
@@ -136,6 +138,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     drecurrent_kernel = L.masked_matmul_grad_weights(dzs_tm, h_prevs_tm,
                                                      cache.recurrent_dropout_mask)  # (H, 4H)
     dbias = dzs_tm.reshape(T * B, 4 * H).sum(axis=0)  # (4H,)
+    if not input_grad:
+        return None, dh0, dc, dkernel, drecurrent_kernel, dbias
     dx = L.masked_matmul_grad_operand(dzs_tm, cache.kernel, cache.dropout_mask)  # (T, B, I)
     dx = dx.transpose(1, 0, 2)
     if cache.go_backwards:

@@ -67,8 +67,12 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     return hs, cache
 
 
-def simple_rnn_backward(dhs, dh_last, cache):
+def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     """Backpropagation through time on the GPU; see reference.simple_rnn_backward.
+
+    Args:
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, H],
@@ -105,6 +109,8 @@ def simple_rnn_backward(dhs, dh_last, cache):
     drecurrent_kernel = L.masked_matmul_grad_weights(das_tm, h_prevs_tm,
                                                      cache.recurrent_dropout_mask)  # (H, H)
     dbias = das_tm.reshape(T * B, H).sum(axis=0)  # (H,)
+    if not input_grad:
+        return None, dh0, dkernel, drecurrent_kernel, dbias
     dx = L.masked_matmul_grad_operand(das_tm, cache.kernel, cache.dropout_mask)  # (T, B, I)
     dx = dx.transpose(1, 0, 2)
     if cache.go_backwards:

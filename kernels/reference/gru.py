@@ -131,7 +131,7 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     return hs, cache
 
 
-def gru_backward(dhs, dh_last, cache):
+def gru_backward(dhs, dh_last, cache, input_grad=True):
     """Backpropagation through time over the whole sequence.
 
     Args:
@@ -139,6 +139,8 @@ def gru_backward(dhs, dh_last, cache):
             order), or None for zeros.
         dh_last: [B, H] extra gradient with respect to the final h, or None.
         cache: the GRUCache from `gru_forward`, unchanged.
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, 3H],
@@ -204,7 +206,7 @@ def gru_backward(dhs, dh_last, cache):
 
     # Σ_t over all B*T rows at once, as one matmul per weight.
     dkernel = masked_matmul_grad_weights(dxs, x, cache.dropout_mask)  # (I, 3H)
-    dx = masked_matmul_grad_operand(dxs, cache.kernel, cache.dropout_mask)  # (B, T, I)
+    dx = masked_matmul_grad_operand(dxs, cache.kernel, cache.dropout_mask) if input_grad else None  # (B, T, I)
     db_in = dxs.reshape(B * T, 3 * H).sum(axis=0)
     if reset_after:
         drecurrent_kernel = masked_matmul_grad_weights(dhs_rec, h_prevs, rec_masks)  # (H, 3H)
@@ -214,6 +216,6 @@ def gru_backward(dhs, dh_last, cache):
         dU_zr = masked_matmul_grad_weights(dhs_rec[..., :2 * H], h_prevs, zr_masks)
         drecurrent_kernel = np.concatenate([dU_zr, dU_h], axis=1)  # (H, 3H)
         dbias = db_in  # (3H,)
-    if cache.go_backwards:
+    if cache.go_backwards and dx is not None:
         dx = dx[:, ::-1]
-    return np.ascontiguousarray(dx), dh_next, dkernel, drecurrent_kernel, dbias
+    return None if dx is None else np.ascontiguousarray(dx), dh_next, dkernel, drecurrent_kernel, dbias

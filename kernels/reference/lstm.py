@@ -102,7 +102,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
     return hs, cs, cache
 
 
-def lstm_backward(dhs, dh_last, dc_last, cache):
+def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     """Backpropagation through time over the whole sequence.
 
     Args:
@@ -112,6 +112,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
             returned by return_state), or None for zeros.
         dc_last: [B, H] gradient with respect to the final c, or None.
         cache: the LSTMCache from `lstm_forward`, unchanged.
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (in the caller's time order), dh0 [B, H], dc0 [B, H],
@@ -173,8 +175,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     # Σ_t x_tᵀ·dz_t done as one matmul over all B*T rows; same for h_prev.
     dkernel = masked_matmul_grad_weights(dzs, x, cache.dropout_mask)  # (I, 4H)
     drecurrent_kernel = masked_matmul_grad_weights(dzs, h_prevs, recurrent_masks)  # (H, 4H)
-    dx = masked_matmul_grad_operand(dzs, cache.kernel, cache.dropout_mask)  # (B, T, I)
+    dx = masked_matmul_grad_operand(dzs, cache.kernel, cache.dropout_mask) if input_grad else None  # (B, T, I)
     dbias = dzs.reshape(B * T, 4 * H).sum(axis=0)  # (4H,)
-    if cache.go_backwards:
+    if cache.go_backwards and dx is not None:
         dx = dx[:, ::-1]
-    return np.ascontiguousarray(dx), dh_next, dc_next, dkernel, drecurrent_kernel, dbias
+    return None if dx is None else np.ascontiguousarray(dx), dh_next, dc_next, dkernel, drecurrent_kernel, dbias

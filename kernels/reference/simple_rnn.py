@@ -72,13 +72,15 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     return hs, cache
 
 
-def simple_rnn_backward(dhs, dh_last, cache):
+def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     """Backpropagation through time over the whole sequence.
 
     Args:
         dhs: [B, T, H] gradient with respect to every hs[:, t], or None.
         dh_last: [B, H] extra gradient with respect to the final h, or None.
         cache: the SimpleRNNCache from `simple_rnn_forward`, unchanged.
+        input_grad: False when nothing reads dx (the input is the model's own
+            data): dx is returned as None and its product is skipped.
 
     Returns:
         dx [B, T, I] (caller's time order), dh0 [B, H], dkernel [I, H],
@@ -111,7 +113,7 @@ def simple_rnn_backward(dhs, dh_last, cache):
     drecurrent_kernel = masked_matmul_grad_weights(das, h_prevs,
                                                    cache.recurrent_dropout_mask)  # (H, H)
     dbias = das.reshape(B * T, H).sum(axis=0)  # (H,)
-    dx = masked_matmul_grad_operand(das, cache.kernel, cache.dropout_mask)  # (B, T, I)
-    if cache.go_backwards:
+    dx = masked_matmul_grad_operand(das, cache.kernel, cache.dropout_mask) if input_grad else None  # (B, T, I)
+    if cache.go_backwards and dx is not None:
         dx = dx[:, ::-1]
-    return np.ascontiguousarray(dx), dh_next, dkernel, drecurrent_kernel, dbias
+    return None if dx is None else np.ascontiguousarray(dx), dh_next, dkernel, drecurrent_kernel, dbias

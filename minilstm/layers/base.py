@@ -298,6 +298,9 @@ class Layer:
         return tuple(input_shape)
 
     supports_masking = False
+    # True when backward(dy, input_grad=False) skips the gradient of the input (a
+    # model's training step passes it for layers that read the model's own data).
+    skips_input_gradient = False
     _sequence_input = False  # True for layers whose input is (batch, timesteps, features)
 
     def compute_mask(self, inputs, mask=None):

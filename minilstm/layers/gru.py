@@ -61,8 +61,8 @@ class GRU(RNN):
             self.recurrent_activation, self.reset_after, self.go_backwards, **masks)
         return [hs], cache
 
-    def _kernel_backward(self, kernels, dhs, d_last_states, cache):
-        dx, dh0, *grads = kernels.gru_backward(dhs, *d_last_states, cache)
+    def _kernel_backward(self, kernels, dhs, d_last_states, cache, input_grad):
+        dx, dh0, *grads = kernels.gru_backward(dhs, *d_last_states, cache, input_grad=input_grad)
         return dx, [dh0], grads
 
     def get_config(self):

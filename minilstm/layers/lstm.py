@@ -66,8 +66,8 @@ class LSTM(RNN):
             self.recurrent_activation, self.go_backwards, **masks)
         return [hs, cs], cache
 
-    def _kernel_backward(self, kernels, dhs, d_last_states, cache):
-        dx, dh0, dc0, *grads = kernels.lstm_backward(dhs, *d_last_states, cache)
+    def _kernel_backward(self, kernels, dhs, d_last_states, cache, input_grad):
+        dx, dh0, dc0, *grads = kernels.lstm_backward(dhs, *d_last_states, cache, input_grad=input_grad)
         return dx, [dh0, dc0], grads
 
     def get_config(self):

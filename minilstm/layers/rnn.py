@@ -339,12 +339,15 @@ class RNN(Layer):
                 f"{tuple(x.shape[:2])}. Received: mask.shape={tuple(mask.shape)}")
         return mask.astype(bool)
 
-    def backward(self, dy):
+    skips_input_gradient = True
+
+    def backward(self, dy, input_grad=True):
         """Gradient of the output(s) -> gradient of the input; sets `grads`.
 
         With return_state, `dy` is a list [d_output, *d_states] (None entries
         mean zeros). The gradients of the initial states are kept in
-        `initial_state_grads`.
+        `initial_state_grads`. input_grad=False returns None instead of dx and
+        skips its product (the input is data nothing differentiates).
         """
         if self._cache is None:
             raise RuntimeError(
@@ -365,7 +368,7 @@ class RNN(Layer):
         if dhs is not None and output_mask is not None:
             dhs = dhs * output_mask
         dx, self.initial_state_grads, grads = self._kernel_backward(
-            kernels, dhs, d_states, kernel_cache)
+            kernels, dhs, d_states, kernel_cache, input_grad)
         self.grads = grads if self.use_bias else grads[:-1]
         return dx
 
@@ -373,8 +376,8 @@ class RNN(Layer):
         """Runs the cell's kernel: ([state sequences], cache)."""
         raise NotImplementedError
 
-    def _kernel_backward(self, kernels, dhs, d_last_states, cache):
-        """Runs the cell's backward kernel: (dx, [d initial states], [weight grads])."""
+    def _kernel_backward(self, kernels, dhs, d_last_states, cache, input_grad):
+        """Runs the cell's backward kernel: (dx or None, [d initial states], [weight grads])."""
         raise NotImplementedError
 
     def __call__(self, x, training=False, mask=None, initial_state=None):

@@ -56,8 +56,8 @@ class SimpleRNN(RNN):
             self.go_backwards, **masks)
         return [hs], cache
 
-    def _kernel_backward(self, kernels, dhs, d_last_states, cache):
-        dx, dh0, *grads = kernels.simple_rnn_backward(dhs, *d_last_states, cache)
+    def _kernel_backward(self, kernels, dhs, d_last_states, cache, input_grad):
+        dx, dh0, *grads = kernels.simple_rnn_backward(dhs, *d_last_states, cache, input_grad=input_grad)
         return dx, [dh0], grads
 
     def get_config(self):

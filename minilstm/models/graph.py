@@ -121,11 +121,13 @@ class Graph:
 
     # -- backward --------------------------------------------------------------------
 
-    def backward(self, output_grads):
+    def backward(self, output_grads, input_grads=True):
         """Gradients of the inputs (list; None where none flows) from those of the outputs.
 
         Fills `layer_grads`: layer -> gradients aligned with `layer.weights`, summed
-        over every node that calls the layer.
+        over every node that calls the layer. input_grads=False (a training step,
+        which reads only `layer_grads`) returns None for the inputs and lets layers
+        that read only the inputs skip that gradient (`skips_input_gradient`).
         """
         if self._saved is None:
             raise RuntimeError("Graph.backward needs a forward first, outside `no_cache()` "
@@ -134,13 +136,19 @@ class Graph:
         for tensor, grad in zip(self.outputs, output_grads):
             _add(grads, tensor, grad)
         self.layer_grads = {}
+        model_inputs = {id(t) for t in self.inputs}
         for node, saved in zip(reversed(self.nodes), reversed(self._saved)):
             layer = node.layer
             output_grads = [grads.get(id(t)) for t in node.outputs]
             if isinstance(layer, InputLayer) or all(g is None for g in output_grads):
                 continue
             layer._cache, cast_from = saved
-            dx = layer.backward(output_grads if node.multiple_outputs else output_grads[0])
+            options = {}
+            if (not input_grads and layer.skips_input_gradient
+                    and all(id(t) in model_inputs for t in node.inputs)):
+                options["input_grad"] = False  # its input is data: nothing reads dx
+            dx = layer.backward(output_grads if node.multiple_outputs else output_grads[0],
+                                **options)
             if cast_from is not None and dx is not None:
                 dx = dx.astype(cast_from)
             if layer.weights:
@@ -149,7 +157,7 @@ class Graph:
                 _add(grads, tensor, grad)
             for tensor, grad in zip(node.state_inputs, getattr(layer, "initial_state_grads", [])):
                 _add(grads, tensor, grad)
-        return [grads.get(id(t)) for t in self.inputs]
+        return [grads.get(id(t)) for t in self.inputs] if input_grads else [None] * len(self.inputs)
 
     def weight_gradients(self):
         """The gradients of every layer's weights, in the order of the layers' `weights`,

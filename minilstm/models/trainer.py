@@ -134,7 +134,7 @@ class Trainer:
     def _train_step(self, xs, ys, sample_weights=None):
         predictions, masks = self._graph.forward(xs, training=True)
         losses = self._compiled_loss(ys, predictions, sample_weights, masks, gradients=True)
-        self._graph.backward(losses[2])
+        self._graph.backward(losses[2], input_grads=False)  # only the weights' gradients
         self.optimizer.apply_gradients(self._gradient_pairs())
         self._update_trackers(losses, ys, predictions, sample_weights, masks)
 
