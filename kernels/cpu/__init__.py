@@ -14,6 +14,11 @@ time loops over one chunk of batch rows. They share:
                    from outputs, exp and tanh that vectorise
     _parallel.py   the batch in row chunks, one thread each, BLAS at 1 thread
 
+Numba's on-disk cache (`cache=True`, in this folder's __pycache__) is keyed on
+each file's own source: after editing a shared helper (_math.py, _sequence.py,
+_blas.py), delete the cached `*.nbi`/`*.nbc` files, or the cell files keep
+running the helpers they were compiled with.
+
 Every loop is `@njit(cache=True)` without fastmath: float32 results stay within
 1e-5 and float64 within 1e-10 of the reference. Absent masks travel as arrays
 with no entries, so one compiled version per dtype serves every call. To read
