@@ -459,3 +459,26 @@ def test_import_without_numba():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "numba is not installed (pip install numba)" in result.stdout
+
+
+@pytest.mark.skipif(not kernels._module("numba").is_available(),
+                    reason=kernels._module("numba").unavailable_reason())
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 4e-7), (np.float64, 1e-15)])
+def test_numba_activations_against_float64_truth(dtype, tolerance):
+    """The compiled sigmoid and tanh (float32: the fitted rational tanh) stay within
+    `tolerance` of the true values everywhere, keep NaN, and saturate at +-inf."""
+    from minilstm.kernels.cpu import _math
+
+    x = np.concatenate([np.linspace(-30, 30, 600001), [-np.inf, np.inf, 0.0, -0.0, 1e-30]])
+    x = x.astype(dtype)
+    truth = {_math.SIGMOID: 1 / (1 + np.exp(-x.astype(np.float64))),
+             _math.TANH: np.tanh(x.astype(np.float64))}
+    for code, expected in truth.items():
+        got = x.copy()
+        _math.activate(code, got)
+        error = np.abs(got.astype(np.float64) - expected)
+        assert error.max() <= tolerance * max(1.0, float(np.abs(expected).max())), (
+            code, float(error.max()), float(x[error.argmax()]))
+        nan = np.array([np.nan], dtype)
+        _math.activate(code, nan)
+        assert np.isnan(nan[0])
