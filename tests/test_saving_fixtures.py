@@ -16,6 +16,8 @@ import minilstm
 from minilstm import layers
 from minilstm.models import Model, Sequential, clone_model, load_model
 
+from fixture_files import load_fixture, predict_whole
+
 pytest.importorskip("h5py")
 
 FOLDER = os.path.join(os.path.dirname(__file__), "fixtures", "keras3")
@@ -24,15 +26,10 @@ COMPILED = ["functional_two_inputs", "gru_reset_after", "lstm_dense_activation"]
 
 
 def fixture(name):
-    with np.load(os.path.join(FOLDER, name + ".npz")) as data:
-        data = dict(data)
-    xs = [data[k] for k in sorted(data) if k.startswith("x")]
-    return (xs if len(xs) > 1 else xs[0]), data
+    return load_fixture(FOLDER, name)
 
 
-def predict(model, x):
-    count = len(x[0]) if isinstance(x, list) else len(x)
-    return model.predict(x, batch_size=count, verbose=0)
+predict = predict_whole
 
 
 def test_fixture_set_is_complete():

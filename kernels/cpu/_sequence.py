@@ -140,6 +140,14 @@ def gather_steps(lo, hi, x, t0, n, reverse, xb):
 
 
 @jit
+def project_block(lo, hi, x, t0, steps, reverse, kernel, masks, xb, zb):
+    """zb[:steps] = the input projections of processing steps t0 .. t0+steps-1 of rows
+    lo:hi, time-major ([steps, rows, G*H]); xb: [>= steps, rows, I] scratch."""
+    gather_steps(lo, hi, x, t0, steps, reverse, xb)
+    project_steps(lo, xb[:steps], kernel, masks, zb[:steps])
+
+
+@jit
 def project_steps(lo, xb, kernel, masks, zb):
     """zb = (xb * m_k) @ kernel_k per gate block k, for a few steps at once (time-major).
 

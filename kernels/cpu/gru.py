@@ -43,11 +43,10 @@ from ._sequence import (
     input_gradient,
     keep,
     mask_arrays,
+    project_block,
     project_inputs,
     recurrent_product,
     recurrent_product_backward,
-    gather_steps,
-    project_steps,
     scratch,
     steps_per_block,
     weight_gradient,
@@ -178,41 +177,66 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
     hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
     zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
     rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
-    b_in = bias[0]
     project_inputs(lo, hi, x, kernel, dropout_mask, gates, xm)  # x_t @ kernel, all steps
     for t in range(T):
         t_in = T - 1 - t if reverse else t
-        h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
-        if reset_after:
-            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 3 * H, zh,
-                              hm, 0.0)
-            for b in range(lo, hi):
-                h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
-                if keep(mask, b, t_in):
-                    _cell_forward_after(gates[b, t_in], zh[b - lo], b_in, bias[1], h_prev_b,
-                                        hs[b, t], recurrent_h[b, t_in], act_code, rec_code)
-                else:  # a masked step keeps h_prev
-                    copy(h_prev_b, hs[b, t])
-            continue
-        # reset before: z and r first, then the candidate's product with r * h_prev
-        recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 2 * H,
-                          gates[lo:hi, t_in], hm, 1.0)
-        for b in range(lo, hi):
-            y = gates[b, t_in]
-            for k in range(2 * H):
-                y[k] = y[k] + b_in[k]
-            activate(rec_code, y[:2 * H])  # z, r
-            m_h = _candidate_mask(recurrent_dropout_mask, b)
-            h_prev_b, rh_b = (hs[b, t - 1] if t > 0 else h0[b]), rh[b - lo]
-            for j in range(H):
-                rh_b[j] = y[H + j] * (h_prev_b[j] * m_h[j] if m_h.size else h_prev_b[j])
-        gemm(rh, recurrent_kernel[:, 2 * H:], gates[lo:hi, t_in, 2 * H:], 1.0)
+        _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, bias, mask, recurrent_dropout_mask,
+              gates, recurrent_h, t_in, False, zh, hm, rh, act_code, rec_code, reset_after)
+
+
+@jit
+def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, bias, mask, recurrent_dropout_mask, z3,
+          recurrent_h, zi, time_major, zh, hm, rh, act_code, rec_code, reset_after):
+    """Step t (input step t_in) of rows lo:hi: hs[lo:hi, t] written.
+
+    z3, recurrent_h: this step's input projection (the activated z, r, hh on
+    return) and, when reset_after, its recurrent_h output, at index zi: rows
+    z3[zi, b - lo] of time-major [steps, rows, ...] buffers (inference), or
+    z3[b, zi] of [B, T, ...] ones (training). Indexing whole C-ordered arrays
+    keeps every row contiguous, so the row loops vectorise. zh, hm, rh: one
+    step's scratch. The other arguments as in _forward_rows.
+    """
+    H = hs.shape[2]
+    b_in = bias[0]
+    h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
+    if reset_after:
+        recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 3 * H, zh, hm,
+                          0.0)
         for b in range(lo, hi):
             h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
             if keep(mask, b, t_in):
-                _cell_forward_candidate(gates[b, t_in], b_in, h_prev_b, hs[b, t], act_code)
-            else:
+                _cell_forward_after(_row(z3, zi, b, lo, time_major), zh[b - lo], b_in, bias[1],
+                                    h_prev_b, hs[b, t], _row(recurrent_h, zi, b, lo, time_major),
+                                    act_code, rec_code)
+            else:  # a masked step keeps h_prev
                 copy(h_prev_b, hs[b, t])
+        return
+    # reset before: z and r first, then the candidate's product with r * h_prev
+    z = z3[zi] if time_major else z3[lo:hi, zi]  # (rows, 3H)
+    recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 2 * H, z, hm, 1.0)
+    for b in range(lo, hi):
+        y = _row(z3, zi, b, lo, time_major)
+        for k in range(2 * H):
+            y[k] = y[k] + b_in[k]
+        activate(rec_code, y[:2 * H])  # z, r
+        m_h = _candidate_mask(recurrent_dropout_mask, b)
+        h_prev_b, rh_b = (hs[b, t - 1] if t > 0 else h0[b]), rh[b - lo]
+        for j in range(H):
+            rh_b[j] = y[H + j] * (h_prev_b[j] * m_h[j] if m_h.size else h_prev_b[j])
+    gemm(rh, recurrent_kernel[:, 2 * H:], z[:, 2 * H:], 1.0)
+    for b in range(lo, hi):
+        h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
+        if keep(mask, b, t_in):
+            _cell_forward_candidate(_row(z3, zi, b, lo, time_major), b_in, h_prev_b, hs[b, t],
+                                    act_code)
+        else:
+            copy(h_prev_b, hs[b, t])
+
+
+@jit
+def _row(a, i, b, lo, time_major):
+    """Row b's entry of step i: a[i, b - lo] (time-major) or a[b, i]."""
+    return a[i, b - lo] if time_major else a[b, i]
 
 
 @jit
@@ -232,46 +256,16 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout
     hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
     zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
     rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
-    unused = np.empty(H, x.dtype)  # reset_after's recurrent_h row, kept only for backward
-    b_in = bias[0]
+    rec_h = np.empty((1, n, H), x.dtype)  # reset_after's recurrent_h, kept only for backward
     for t0 in range(0, T, block):
         steps = min(block, T - t0)
-        gather_steps(lo, hi, x, t0, steps, reverse, xb)
-        project_steps(lo, xb[:steps], kernel, dropout_mask, zb[:steps])
+        project_block(lo, hi, x, t0, steps, reverse, kernel, dropout_mask, xb, zb)
         for s in range(steps):
             t = t0 + s
-            t_in = T - 1 - t if reverse else t
-            h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
-            z = zb[s]
-            if reset_after:
-                recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 3 * H,
-                                  zh, hm, 0.0)
-                for b in range(lo, hi):
-                    h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
-                    if keep(mask, b, t_in):
-                        _cell_forward_after(z[b - lo], zh[b - lo], b_in, bias[1], h_prev_b,
-                                            hs[b, t], unused, act_code, rec_code)
-                    else:
-                        copy(h_prev_b, hs[b, t])
-                continue
-            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 2 * H, z,
-                              hm, 1.0)
-            for b in range(lo, hi):
-                y = z[b - lo]
-                for k in range(2 * H):
-                    y[k] = y[k] + b_in[k]
-                activate(rec_code, y[:2 * H])  # z, r
-                m_h = _candidate_mask(recurrent_dropout_mask, b)
-                h_prev_b, rh_b = (hs[b, t - 1] if t > 0 else h0[b]), rh[b - lo]
-                for j in range(H):
-                    rh_b[j] = y[H + j] * (h_prev_b[j] * m_h[j] if m_h.size else h_prev_b[j])
-            gemm(rh, recurrent_kernel[:, 2 * H:], z[:, 2 * H:], 1.0)
-            for b in range(lo, hi):
-                h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
-                if keep(mask, b, t_in):
-                    _cell_forward_candidate(z[b - lo], b_in, h_prev_b, hs[b, t], act_code)
-                else:
-                    copy(h_prev_b, hs[b, t])
+            # rec_h is one step deep: its step index is 0 where zb's is s
+            _step(lo, hi, t, T - 1 - t if reverse else t, h0, hs, recurrent_kernel, bias, mask,
+                  recurrent_dropout_mask, zb[s:s + 1], rec_h, 0, True, zh, hm, rh, act_code,
+                  rec_code, reset_after)
 
 
 @jit

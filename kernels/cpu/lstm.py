@@ -53,11 +53,10 @@ from ._sequence import (
     input_gradient,
     keep,
     mask_arrays,
+    project_block,
     project_inputs,
     recurrent_product,
     recurrent_product_backward,
-    gather_steps,
-    project_steps,
     scratch,
     steps_per_block,
     weight_gradient,
@@ -159,7 +158,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
             CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return (dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel), total(dbias)
+    return ((dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel),
+            total(dbias))
 
 
 # ----------------------------------------------------------------------------
@@ -225,8 +225,7 @@ def _inference_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dro
         copy(c0[lo + r], c[r])
     for t0 in range(0, T, block):
         n = min(block, T - t0)
-        gather_steps(lo, hi, x, t0, n, reverse, xb)
-        project_steps(lo, xb[:n], kernel, dropout_mask, zb[:n])
+        project_block(lo, hi, x, t0, n, reverse, kernel, dropout_mask, xb, zb)
         for s in range(n):
             t = t0 + s
             t_in = T - 1 - t if reverse else t

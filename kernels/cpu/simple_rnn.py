@@ -32,11 +32,10 @@ from ._sequence import (
     input_gradient,
     keep,
     mask_arrays,
+    project_block,
     project_inputs,
     recurrent_product,
     recurrent_product_backward,
-    gather_steps,
-    project_steps,
     scratch,
     steps_per_block,
     weight_gradient,
@@ -177,8 +176,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout
     hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
     for t0 in range(0, T, block):
         steps = min(block, T - t0)
-        gather_steps(lo, hi, x, t0, steps, reverse, xb)
-        project_steps(lo, xb[:steps], kernel, dropout_mask, zb[:steps])
+        project_block(lo, hi, x, t0, steps, reverse, kernel, dropout_mask, xb, zb)
         for s in range(steps):
             t = t0 + s
             t_in = T - 1 - t if reverse else t

@@ -206,7 +206,6 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
 
     # Σ_t over all B*T rows at once, as one matmul per weight.
     dkernel = masked_matmul_grad_weights(dxs, x, cache.dropout_mask)  # (I, 3H)
-    dx = masked_matmul_grad_operand(dxs, cache.kernel, cache.dropout_mask) if input_grad else None  # (B, T, I)
     db_in = dxs.reshape(B * T, 3 * H).sum(axis=0)
     if reset_after:
         drecurrent_kernel = masked_matmul_grad_weights(dhs_rec, h_prevs, rec_masks)  # (H, 3H)
@@ -216,6 +215,8 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
         dU_zr = masked_matmul_grad_weights(dhs_rec[..., :2 * H], h_prevs, zr_masks)
         drecurrent_kernel = np.concatenate([dU_zr, dU_h], axis=1)  # (H, 3H)
         dbias = db_in  # (3H,)
-    if cache.go_backwards and dx is not None:
-        dx = dx[:, ::-1]
-    return None if dx is None else np.ascontiguousarray(dx), dh_next, dkernel, drecurrent_kernel, dbias
+    dx = None  # the input's gradient, unless the caller needs none
+    if input_grad:
+        dx = masked_matmul_grad_operand(dxs, cache.kernel, cache.dropout_mask)  # (B, T, I)
+        dx = np.ascontiguousarray(dx[:, ::-1] if cache.go_backwards else dx)
+    return dx, dh_next, dkernel, drecurrent_kernel, dbias

@@ -175,8 +175,9 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     # Σ_t x_tᵀ·dz_t done as one matmul over all B*T rows; same for h_prev.
     dkernel = masked_matmul_grad_weights(dzs, x, cache.dropout_mask)  # (I, 4H)
     drecurrent_kernel = masked_matmul_grad_weights(dzs, h_prevs, recurrent_masks)  # (H, 4H)
-    dx = masked_matmul_grad_operand(dzs, cache.kernel, cache.dropout_mask) if input_grad else None  # (B, T, I)
     dbias = dzs.reshape(B * T, 4 * H).sum(axis=0)  # (4H,)
-    if cache.go_backwards and dx is not None:
-        dx = dx[:, ::-1]
-    return None if dx is None else np.ascontiguousarray(dx), dh_next, dc_next, dkernel, drecurrent_kernel, dbias
+    dx = None  # the input's gradient, unless the caller needs none
+    if input_grad:
+        dx = masked_matmul_grad_operand(dzs, cache.kernel, cache.dropout_mask)  # (B, T, I)
+        dx = np.ascontiguousarray(dx[:, ::-1] if cache.go_backwards else dx)
+    return dx, dh_next, dc_next, dkernel, drecurrent_kernel, dbias

@@ -113,7 +113,8 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     drecurrent_kernel = masked_matmul_grad_weights(das, h_prevs,
                                                    cache.recurrent_dropout_mask)  # (H, H)
     dbias = das.reshape(B * T, H).sum(axis=0)  # (H,)
-    dx = masked_matmul_grad_operand(das, cache.kernel, cache.dropout_mask) if input_grad else None  # (B, T, I)
-    if cache.go_backwards and dx is not None:
-        dx = dx[:, ::-1]
-    return None if dx is None else np.ascontiguousarray(dx), dh_next, dkernel, drecurrent_kernel, dbias
+    dx = None  # the input's gradient, unless the caller needs none
+    if input_grad:
+        dx = masked_matmul_grad_operand(das, cache.kernel, cache.dropout_mask)  # (B, T, I)
+        dx = np.ascontiguousarray(dx[:, ::-1] if cache.go_backwards else dx)
+    return dx, dh_next, dkernel, drecurrent_kernel, dbias
