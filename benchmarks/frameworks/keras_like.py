@@ -7,6 +7,7 @@ layer with its Keras 3 defaults, so the GRU is reset_after=True in both).
 """
 
 import gc
+import importlib.metadata
 import os
 import random
 
@@ -54,9 +55,8 @@ def load(framework, device, threads, seed):
         version = f"minilstm {keras.__version__} ({kernel_set} kernels)" if kernel_set else (
             f"minilstm {keras.__version__} (default kernels: {keras.backend.get_backend()})")
         if (kernel_set or keras.backend.get_backend()) == "numba":
-            import numba
-
-            version += f", numba {numba.__version__}"
+            # the installed version, without importing numba: the default set may never load it
+            version += f", numba {importlib.metadata.version('numba')}"
     else:
         engine = _engine(os.environ["KERAS_BACKEND"], threads, device)
         import keras
