@@ -121,3 +121,33 @@ def test_wrappers_inside_a_model_train_and_count_params(capsys):
     assert model.evaluate(x_data, y, verbose=0) < first
     model.summary()
     assert "bidirectional" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", None])
+def test_bidirectional_reading_the_data_skips_both_input_gradients(merge_mode, monkeypatch):
+    """A training step passes input_grad=False through Bidirectional to both directions;
+    the weights' gradients are those of the full backward."""
+    rng = np.random.default_rng(4)
+    inputs = Input((5, 3))
+    bi = Bidirectional(LSTM(4, return_sequences=True), merge_mode=merge_mode)
+    outputs = bi(inputs)
+    outputs = Dense(1)(outputs if merge_mode else outputs[0])
+    model = Model(inputs, outputs)
+    seen = []
+    for layer in (bi.forward_layer, bi.backward_layer):
+        original = layer.backward
+
+        def recording(dy, _original=original, **options):
+            seen.append(options)
+            return _original(dy, **options)
+        monkeypatch.setattr(layer, "backward", recording)
+    x = rng.standard_normal((6, 5, 3)).astype("float32")
+    graph = model._graph
+    dy = [np.ones_like(graph.forward([x], training=True)[0][0])]
+    assert graph.backward(dy, input_grads=False) == [None]
+    assert seen == [{"input_grad": False}] * 2
+    skipped = [g.copy() for g in graph.layer_grads[bi]]
+    graph.forward([x], training=True)
+    assert graph.backward(dy)[0].shape == x.shape
+    for got, expected in zip(skipped, graph.layer_grads[bi]):
+        np.testing.assert_array_equal(got, expected)

@@ -190,7 +190,9 @@ class Bidirectional(Layer):
             return outputs + states
         return outputs[0]
 
-    def backward(self, dy):
+    skips_input_gradient = True  # both directions are recurrent layers: passed to them
+
+    def backward(self, dy, input_grad=True):
         forward_cache, backward_cache, y, y_rev = self._cache
         grads = list(dy) if self.return_state or self.merge_mode is None else [dy]
         outputs = 2 if self.merge_mode is None else 1
@@ -203,8 +205,10 @@ class Bidirectional(Layer):
         dx = None
         for layer, d_out, d_last in ((self.forward_layer, dy_fwd, d_states[:half]),
                                      (self.backward_layer, dy_bwd, d_states[half:])):
-            dx_layer = layer.backward([d_out] + d_last if self.return_state else d_out)
-            dx = dx_layer if dx is None else dx + dx_layer
+            dx_layer = layer.backward([d_out] + d_last if self.return_state else d_out,
+                                      input_grad=input_grad)
+            if dx_layer is not None:  # None: input_grad=False
+                dx = dx_layer if dx is None else dx + dx_layer
         self.grads = self.forward_layer.grads + self.backward_layer.grads
         self.initial_state_grads = (self.forward_layer.initial_state_grads
                                     + self.backward_layer.initial_state_grads)
