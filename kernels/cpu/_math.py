@@ -8,16 +8,11 @@ in place, with one loop that LLVM can vectorise.
 Derivatives are written with the output y = activation(x) (sigmoid y(1-y),
 tanh 1-y², ...), so the caches keep activated gates and no pre-activations.
 
-exp, tanh and sigmoid are written out (`_exp_f32`, `_tanh_f64`, ...) instead
-of calling libm, because a libm call stops LLVM from vectorising a loop (about
-20x slower). exp, and tanh and sigmoid in float64, are the Cephes formulas,
-within 2 ulp of NumPy's. In float32, where the gate arithmetic of every step
-is about a third of a kernel's time, tanh is a rational function of half the
-operations (x·P(x²)/Q(x²), fitted for this file: at most 3.5e-7 from the true
-tanh, NumPy's float32 tanh is 6e-8) and sigmoid(x) = (1 + tanh(x/2)) / 2
-(at most 2.1e-7 off). No `fastmath`: results stay within 1e-5 (float32) and
-1e-10 (float64) of the reference. Under `NUMBA_DISABLE_JIT=1`, `_exp`,
-`_tanh` and `_sigmoid` are NumPy's formulas.
+exp and tanh are written out (`_exp_f32`, `_tanh_f64`, ...) instead of calling
+libm, because a libm call stops LLVM from vectorising a loop (about 20x slower).
+They are the Cephes polynomials, within 2 ulp of NumPy's. No `fastmath`:
+results stay within 1e-5 (float32) and 1e-10 (float64) of the reference.
+Under `NUMBA_DISABLE_JIT=1`, `_exp` and `_tanh` are NumPy's.
 """
 
 import math
@@ -72,7 +67,9 @@ def activate(code, a):
     one, zero = a.dtype.type(1.0), a.dtype.type(0.0)
     if code == SIGMOID:
         for k in range(a.size):
-            a[k] = _sigmoid(a[k])
+            x = a[k]
+            e = _exp(-abs(x))  # never overflows
+            a[k] = (one if x >= zero else e) / (one + e)
     elif code == TANH:
         for k in range(a.size):
             a[k] = _tanh(a[k])
@@ -118,18 +115,6 @@ def _exp(x):
 def _tanh(x):
     """tanh(x): NumPy's in plain Python; `_tanh_f32`/`_tanh_f64` when compiled."""
     return np.tanh(x)
-
-
-def _sigmoid(x):
-    """1 / (1 + exp(-x)): in plain Python through exp(-|x|), which never overflows;
-    `_sigmoid_f32`/`_sigmoid_f64` when compiled."""
-    e = np.exp(-abs(x))
-    return (1.0 if x >= 0 else e) / (1.0 + e)
-
-
-@overload(_sigmoid, jit_options=_overload_options)
-def _sigmoid_typed(x):
-    return _sigmoid_f32 if x == types.float32 else _sigmoid_f64
 
 
 @overload(_exp, jit_options=_overload_options)
@@ -191,33 +176,20 @@ def _exp_f64(x):
     )
 
 
-# tanh(x) ≈ x·P(u)/Q(u), u = (x/9)², on |x| <= 9 (beyond, tanh is 1 in float32): a
-# least-squares fit (Loeb's iteration) of the coefficients below, made for this file.
-_TANH_CLAMP = 9.0
-_TANH_P = (0.9999999736706304, 10.598913024473394, 20.373572446975608, 5.936606466443089,
-           -0.8742467938290597, 0.185760511065312, -0.02439771648524472)
-_TANH_Q = (1.0, 37.59890395742241, 160.74489084626885, 135.42209276253553)
-_p0, _p1, _p2, _p3, _p4, _p5, _p6 = (np.float32(v) for v in _TANH_P)
-_q0, _q1, _q2, _q3 = (np.float32(v) for v in _TANH_Q)
-_clamp, _ninth = np.float32(_TANH_CLAMP), np.float32(1.0 / _TANH_CLAMP)
-
-
 def _tanh_f32(x):
-    x = min(max(x, -_clamp), _clamp)
-    u = (x * _ninth) * (x * _ninth)
-    p = ((((((_p6 * u + _p5) * u + _p4) * u + _p3) * u + _p2) * u + _p1) * u + _p0)
-    q = ((_q3 * u + _q2) * u + _q1) * u + _q0
-    return x * p / q
-
-
-def _sigmoid_f32(x):
-    half = np.float32(0.5)
-    return half + half * _tanh(half * x)
-
-
-def _sigmoid_f64(x):
-    e = _exp(-abs(x))  # never overflows
-    return (1.0 if x >= 0.0 else e) / (1.0 + e)
+    # |x| >= 0.625: 1 - 2e / (1 + e) with e = exp(-2|x|); below, an odd polynomial
+    # (1 - 2e/(1 + e) would lose digits to cancellation there).
+    f = np.float32
+    e = _exp(f(-2.0) * abs(x))
+    large = math.copysign(f(1.0) - f(2.0) * e / (f(1.0) + e), x)
+    z = x * x
+    p = f(-5.70498872745e-3)
+    p = p * z + f(2.06390887954e-2)
+    p = p * z - f(5.37397155531e-2)
+    p = p * z + f(1.33314422036e-1)
+    p = p * z - f(3.33332819422e-1)
+    small = p * z * x + x
+    return large if abs(x) >= f(0.625) else small
 
 
 def _tanh_f64(x):
