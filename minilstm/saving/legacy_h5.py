@@ -21,7 +21,8 @@ from .files import atomic_path, h5py_module
 from .keras_file import KERAS_FORMAT_VERSION
 from .model_config import compile_config, compile_from_config
 from .serialization import deserialize_layer, serialize_layer
-from .weights import check_array, keras_layer_order, model_entries, trainable_arrays
+from .weights import (assigner, check_array, keras_layer_order, model_entries,
+                      trainable_arrays)
 
 
 def _text(value):
@@ -125,14 +126,7 @@ def read_legacy_weights(h5_file, model, by_name=False, skip_mismatch=False):
     for message in skipped:
         warnings.warn(message, stacklevel=4)
 
-    def apply():
-        xp = backend.xp()
-        for target, array in assignments:
-            target[...] = xp.asarray(array, dtype=target.dtype)
-        if optimizer_state is not None:
-            optimizer_state()
-
-    return apply
+    return assigner(assignments, optimizer_state)
 
 
 # tf.keras 2.11+ optimizers name their slots <optimizer>/<slot>/<weight name>; minilstm's (and

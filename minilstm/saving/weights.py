@@ -217,6 +217,21 @@ def _read_array(group, key, where):
                          f"{error}") from None
 
 
+def assigner(assignments, optimizer_state=None):
+    """The function that applies a checked load: every (target, array) pair written in
+    place, then the optimizer's state (a callable, or None). Called only once the whole
+    file has been read and checked, so a rejected file changes nothing."""
+
+    def apply():
+        xp = backend.xp()
+        for target, array in assignments:
+            target[...] = xp.asarray(array, dtype=target.dtype)
+        if optimizer_state is not None:
+            optimizer_state()
+
+    return apply
+
+
 def check_array(array, target, where):
     """`array` checked against `target` (shape, numeric, finite); raises ValueError naming it."""
     if array.dtype.kind not in "fiub":
@@ -291,14 +306,7 @@ def read_entries(h5_file, model, entries, skip_mismatch=False):
             f"object {failed[0][0].owner}:\n\n{failed[0][1]}\n\nList of objects that could "
             f"not be loaded:\n{[entry.owner for entry, _ in failed]}", stacklevel=4)
 
-    def apply():
-        xp = backend.xp()
-        for target, array in assignments:
-            target[...] = xp.asarray(array, dtype=target.dtype)
-        if optimizer_state is not None:
-            optimizer_state()
-
-    return apply
+    return assigner(assignments, optimizer_state)
 
 
 def _check_nothing_left(h5_file, used):
