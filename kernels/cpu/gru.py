@@ -137,15 +137,16 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 3)
-    dkernel = np.empty((chunks, I, 3 * H), dtype)
-    drecurrent_kernel = np.empty((chunks, H, 3 * H), dtype)
-    dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)
-    args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, *masks, cache.hs,
-            cache.gates, recurrent_h, dz, dzh, hp, xm, hm, dx, CODES[cache.activation],
-            CODES[cache.recurrent_activation], reset_after, cache.go_backwards)
-    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
+    dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)  # per chunk, then summed
+    args = (dhs, dh, cache.h0, cache.recurrent_kernel, *masks, cache.hs, cache.gates,
+            recurrent_h, dz, dzh, hp, CODES[cache.activation], CODES[cache.recurrent_activation],
+            reset_after, cache.go_backwards)
+    run_chunks(_backward_rows, B, chunks, args, (dbias,))
+    dkernel, drecurrent_kernel = np.empty((I, 3 * H), dtype), np.empty((H, 3 * H), dtype)
+    _gradients_of_products(x, hp, dz, dzh, cache.kernel, cache.gates, *masks[1:], dx, xm, hm,
+                           reset_after, dkernel, drecurrent_kernel)
     dbias = total(dbias)
-    return ((dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel),
+    return ((dx if input_grad else None), dh, dkernel, drecurrent_kernel,
             dbias if reset_after else dbias[0])
 
 
@@ -304,29 +305,29 @@ def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, gates, recurrent_h, dz, dzh, hp, xm, hm, dx,
-                   act_code, rec_code, reset_after, reverse, dkernel, drecurrent_kernel, dbias):
+def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
+                   recurrent_dropout_mask, hs, gates, recurrent_h, dz, dzh, hp, act_code,
+                   rec_code, reset_after, reverse, dbias):
     """The reversed steps of reference.gru_backward for batch rows lo:hi.
+
+    The products over all steps (dkernel, drecurrent_kernel, dx) come after,
+    over all rows at once (_gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
-        x ... recurrent_h: from the cache (layouts as gru_forward's), only read.
-        dz: [B, T, 3H] scratch, dL/d(x-projection) of every step (input order);
-            dzh: [B, T, 3H] scratch, dL/d(recurrent product) when reset_after.
-        hp: [B, T, H] scratch, h_prev of every step (input order).
-        xm, hm: scratch for masked operands (empty without the matching mask).
-        dx: [B, T, I] output (input order).
+        h0 ... recurrent_h: from the cache (layouts as gru_forward's), only read.
+        dz: [B, T, 3H] output, dL/d(x-projection) of every step (input order);
+            dzh: [B, T, 3H] output, dL/d(recurrent product) when reset_after.
+        hp: [B, T, H] output, h_prev of every step (input order).
         act_code, rec_code, reset_after, reverse: as in the forward.
-        dkernel [I, 3H], drecurrent_kernel [H, 3H], dbias [1 or 2, 3H]: this
-            chunk's sums, overwritten.
+        dbias [1 or 2, 3H]: this chunk's sums, overwritten.
     """
-    T, H = x.shape[1], hs.shape[2]
+    T, H = hs.shape[1], hs.shape[2]
     n = hi - lo
-    tmp = np.empty((n, H), x.dtype)  # one block's recurrent product, one step
-    drh = np.empty((n, H), x.dtype)  # reset before: dL/d(r * h_prev * m_h), one step
+    tmp = np.empty((n, H), hs.dtype)  # one block's recurrent product, one step
+    drh = np.empty((n, H), hs.dtype)  # reset before: dL/d(r * h_prev * m_h), one step
     for t in range(T - 1, -1, -1):
         t_in = T - 1 - t if reverse else t
         for b in range(lo, hi):
@@ -368,19 +369,32 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, mask, dropo
                 scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
         recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel,
                                    recurrent_dropout_mask, 2 * H, dh[lo:hi], tmp)
-    # Σ over all rows and steps, one matmul per weight (per block with per-gate masks)
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
-    weight_gradient(lo, hi, x, dropout_mask, 0, 3 * H, dz, dkernel, xm)
-    input_gradient(lo, hi, dz, kernel, dropout_mask, dx, xm)
     column_sums(lo, hi, dz, dbias[0])
     if reset_after:
-        weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 3 * H, dzh, drecurrent_kernel, hm)
         column_sums(lo, hi, dzh, dbias[1])
-    else:
-        weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 2 * H, dz, drecurrent_kernel, hm)
-        _reset_h_prev(lo, hi, gates, recurrent_dropout_mask, hp)  # now r * h_prev * m_h
-        weight_gradient(lo, hi, hp, recurrent_dropout_mask[:0], 2 * H, 3 * H, dz,
-                        drecurrent_kernel, hm)
+
+
+@jit
+def _gradients_of_products(x, hp, dz, dzh, kernel, gates, dropout_mask, recurrent_dropout_mask,
+                           dx, xm, hm, reset_after, dkernel, drecurrent_kernel):
+    """dkernel, drecurrent_kernel and dx over all rows and steps, one GEMM per weight
+    (per block with per-gate masks), outside the row chunks so that BLAS uses its
+    own threads (as _sequence.gradients_of_products, which says why).
+
+    hp: [B, T, H] h_prev of every step; without reset_after it is overwritten
+    with r * h_prev * m_h, the operand of the candidate block's product.
+    """
+    B, H = x.shape[0], hp.shape[2]
+    weight_gradient(0, B, x, dropout_mask, 0, 3 * H, dz, dkernel, xm)
+    input_gradient(0, B, dz, kernel, dropout_mask, dx, xm)
+    if reset_after:
+        weight_gradient(0, B, hp, recurrent_dropout_mask, 0, 3 * H, dzh, drecurrent_kernel, hm)
+        return
+    weight_gradient(0, B, hp, recurrent_dropout_mask, 0, 2 * H, dz, drecurrent_kernel, hm)
+    _reset_h_prev(0, B, gates, recurrent_dropout_mask, hp)  # now r * h_prev * m_h
+    weight_gradient(0, B, hp, recurrent_dropout_mask[:0], 2 * H, 3 * H, dz, drecurrent_kernel,
+                    hm)
 
 
 @jit

@@ -11,8 +11,9 @@ only arranges the same work for speed, per chunk of batch rows (_parallel.py):
   recurrent dropout), then one fused pass over each row adds the bias and
   applies the gate maths, leaving the activated i, f, g, o where z was.
 - Backward walks the steps in reverse with one GEMM per step,
-  `dh_prev = dz_t @ recurrent_kernelᵀ`, and ends with one GEMM each for
-  dkernel, drecurrent_kernel and dx over all steps.
+  `dh_prev = dz_t @ recurrent_kernelᵀ`. After the chunks, one GEMM each
+  for dkernel, drecurrent_kernel and dx covers all rows and steps, with
+  BLAS's own threads (_sequence.gradients_of_products).
 - A masked step copies h_prev and c_prev; backwards it passes dh and dc
   straight to the previous step and has dz = 0.
 
@@ -50,7 +51,7 @@ from ._sequence import (
     check_float_type,
     column_sums,
     gather_h_prev,
-    input_gradient,
+    gradients_of_products,
     keep,
     mask_arrays,
     project_block,
@@ -59,7 +60,6 @@ from ._sequence import (
     recurrent_product_backward,
     scratch,
     steps_per_block,
-    weight_gradient,
 )
 
 __all__ = ["lstm_forward", "lstm_backward"]
@@ -149,17 +149,16 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
-    # One partial sum per chunk (no two threads add into one buffer), then the sum.
-    dkernel = np.empty((chunks, I, 4 * H), dtype)
-    drecurrent_kernel = np.empty((chunks, H, 4 * H), dtype)
-    dbias = np.empty((chunks, 4 * H), dtype)
-    args = (dhs, dh, dc, x, cache.h0, cache.c0, cache.kernel, cache.recurrent_kernel, *masks,
-            cache.hs, cache.cs, cache.act_cs, cache.gates, dz, hp, xm, hm, dx,
-            CODES[cache.activation],
+    dbias = np.empty((chunks, 4 * H), dtype)  # one partial sum per chunk, then the sum
+    args = (dhs, dh, dc, cache.h0, cache.c0, cache.recurrent_kernel, *masks, cache.hs, cache.cs,
+            cache.act_cs, cache.gates, dz, hp, CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)
-    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return ((dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel),
-            total(dbias))
+    run_chunks(_backward_rows, B, chunks, args, (dbias,))
+    dkernel = np.empty((I, 4 * H), dtype)
+    drecurrent_kernel = np.empty((H, 4 * H), dtype)
+    gradients_of_products(x, hp, dz, cache.kernel, masks[1], masks[2], dx, xm, hm, dkernel,
+                          drecurrent_kernel)
+    return (dx if input_grad else None), dh, dc, dkernel, drecurrent_kernel, total(dbias)
 
 
 # ----------------------------------------------------------------------------
@@ -265,29 +264,28 @@ def _cell_forward(z, bias, c_prev, c, h, act_c, act_code, rec_code):
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, cs, act_cs, gates, dz, hp, xm, hm, dx, act_code,
-                   rec_code, reverse, dkernel, drecurrent_kernel, dbias):
+def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, mask, dropout_mask,
+                   recurrent_dropout_mask, hs, cs, act_cs, gates, dz, hp, act_code, rec_code,
+                   reverse, dbias):
     """The reversed steps of reference.lstm_backward for batch rows lo:hi.
+
+    The products over all steps (dkernel, drecurrent_kernel, dx) come after,
+    over all rows at once (_sequence.gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh, dc: [B, H] dh_last and dc_last on entry, dh0 and dc0 on return
             (rows lo:hi updated in place: pass arrays the caller owns).
-        x ... gates: from the cache (layouts as lstm_forward's), only read.
-        dz: [B, T, 4H], hp: [B, T, H] scratch, input order (dL/dz and h_prev of
-            every step: the operands of the weight-gradient GEMMs).
-        xm, hm: [B, T, I] and [B, T, H] scratch for masked operands (empty
-            without the matching dropout mask).
-        dx: [B, T, I] output, rows lo:hi written (input order).
+        h0 ... gates: from the cache (layouts as lstm_forward's), only read.
+        dz: [B, T, 4H], hp: [B, T, H] outputs, input order: dL/dz and h_prev
+            of every step, the operands of the products that follow.
         act_code, rec_code: activation codes. reverse: go_backwards.
-        dkernel [I, 4H], drecurrent_kernel [H, 4H], dbias [4H]: this chunk's
-            sums, overwritten.
+        dbias: [4H] this chunk's sum, overwritten.
     """
-    T, H = x.shape[1], hs.shape[2]
-    tmp = np.empty((hi - lo, H), x.dtype)  # one block's recurrent product, one step
-    dc_act = np.empty(H, x.dtype)  # dh * o * act'(c_t) of one row
+    T, H = hs.shape[1], hs.shape[2]
+    tmp = np.empty((hi - lo, H), hs.dtype)  # one block's recurrent product, one step
+    dc_act = np.empty(H, hs.dtype)  # dh * o * act'(c_t) of one row
     for t in range(T - 1, -1, -1):
         t_in = T - 1 - t if reverse else t
         for b in range(lo, hi):
@@ -305,11 +303,7 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, mas
         # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
         recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel,
                                    recurrent_dropout_mask, 4 * H, dh[lo:hi], tmp)
-    # Σ_t x_tᵀ·dz_t (and h_prevᵀ·dz_t) as one matmul over all rows and steps
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
-    weight_gradient(lo, hi, x, dropout_mask, 0, 4 * H, dz, dkernel, xm)
-    weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 4 * H, dz, drecurrent_kernel, hm)
-    input_gradient(lo, hi, dz, kernel, dropout_mask, dx, xm)
     column_sums(lo, hi, dz, dbias)
 
 

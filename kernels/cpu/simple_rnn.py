@@ -29,7 +29,7 @@ from ._sequence import (
     check_float_type,
     column_sums,
     gather_h_prev,
-    input_gradient,
+    gradients_of_products,
     keep,
     mask_arrays,
     project_block,
@@ -38,7 +38,6 @@ from ._sequence import (
     recurrent_product_backward,
     scratch,
     steps_per_block,
-    weight_gradient,
 )
 
 __all__ = ["simple_rnn_forward", "simple_rnn_backward"]
@@ -115,13 +114,14 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
-    dkernel = np.empty((chunks, I, H), dtype)
-    drecurrent_kernel = np.empty((chunks, H, H), dtype)
-    dbias = np.empty((chunks, H), dtype)
-    args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, *masks, cache.hs,
-            da, hp, xm, hm, dx, CODES[cache.activation], cache.go_backwards)
-    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return (dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel), total(dbias)
+    dbias = np.empty((chunks, H), dtype)  # one partial sum per chunk, then the sum
+    args = (dhs, dh, cache.h0, cache.recurrent_kernel, *masks, cache.hs, da, hp,
+            CODES[cache.activation], cache.go_backwards)
+    run_chunks(_backward_rows, B, chunks, args, (dbias,))
+    dkernel, drecurrent_kernel = np.empty((I, H), dtype), np.empty((H, H), dtype)
+    gradients_of_products(x, hp, da, cache.kernel, masks[1], masks[2], dx, xm, hm, dkernel,
+                          drecurrent_kernel)
+    return (dx if input_grad else None), dh, dkernel, drecurrent_kernel, total(dbias)
 
 
 # ----------------------------------------------------------------------------
@@ -195,24 +195,24 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, da, hp, xm, hm, dx, act_code, reverse,
-                   dkernel, drecurrent_kernel, dbias):
+def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
+                   recurrent_dropout_mask, hs, da, hp, act_code, reverse, dbias):
     """The reversed steps of reference.simple_rnn_backward for batch rows lo:hi.
+
+    The products over all steps (dkernel, drecurrent_kernel, dx) come after,
+    over all rows at once (_sequence.gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
-        x ... hs: from the cache (layouts as simple_rnn_forward's), only read.
-        da: [B, T, H], hp: [B, T, H] scratch, dL/da and h_prev of every step
-            (input order). xm, hm: scratch for masked operands.
-        dx: [B, T, I] output (input order). act_code, reverse: as forward.
-        dkernel [I, H], drecurrent_kernel [H, H], dbias [H]: this chunk's
-            sums, overwritten.
+        h0 ... hs: from the cache (layouts as simple_rnn_forward's), only read.
+        da: [B, T, H], hp: [B, T, H] outputs, dL/da and h_prev of every step
+            (input order). act_code, reverse: as forward.
+        dbias: [H] this chunk's sum, overwritten.
     """
-    T, H = x.shape[1], hs.shape[2]
-    tmp = np.empty((hi - lo, H), x.dtype)  # the masked recurrent product, one step
+    T, H = hs.shape[1], hs.shape[2]
+    tmp = np.empty((hi - lo, H), hs.dtype)  # the masked recurrent product, one step
     for t in range(T - 1, -1, -1):
         t_in = T - 1 - t if reverse else t
         for b in range(lo, hi):
@@ -230,9 +230,5 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, mask, dropo
         # a = x_t @ kernel + bias + (h_prev * m) @ recurrent_kernel
         recurrent_product_backward(da[lo:hi, t_in], lo, recurrent_kernel,
                                    recurrent_dropout_mask, H, dh[lo:hi], tmp)
-    # Σ over all rows and steps, one matmul per weight
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
-    weight_gradient(lo, hi, x, dropout_mask, 0, H, da, dkernel, xm)
-    weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, H, da, drecurrent_kernel, hm)
-    input_gradient(lo, hi, da, kernel, dropout_mask, dx, xm)
     column_sums(lo, hi, da, dbias)
