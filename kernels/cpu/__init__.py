@@ -50,7 +50,9 @@ _SUBMODULES = ("lstm", "gru", "simple_rnn", "_math", "_blas", "_parallel", "_seq
 
 def __getattr__(name):
     if name in _KERNELS:
-        return getattr(importlib.import_module(f".{_KERNELS[name]}", __name__), name)
+        function = getattr(importlib.import_module(f".{_KERNELS[name]}", __name__), name)
+        globals()[name] = function  # later lookups skip this hook (~10 µs a call)
+        return function
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
