@@ -55,6 +55,28 @@ def _assert_close(name, got, expected, rtol):
     )
 
 
+def _assert_close_or_nearer_truth(name, got, expected, truth, rtol):
+    """_assert_close, or, failing that, within the same tolerance of the float64 truth
+    (twice the reference's own error when that is larger).
+
+    Where linear or relu gates amplify rounding (the property test draws such
+    problems), the float32 reference and a kernel can each be a few 1e-6 from the
+    exact answer on opposite sides, their difference above 1e-5: then the kernel
+    passes if it is as near the truth as the tolerance (or the reference) is.
+    """
+    try:
+        _assert_close(name, got, expected, rtol)
+        return
+    except AssertionError as failure:
+        got64 = backend.to_numpy(got).astype(np.float64)
+        scale = max(1.0, float(np.abs(truth).max(initial=0.0)))
+        reference_error = float(np.abs(np.asarray(expected, np.float64) - truth).max(initial=0.0))
+        error = float(np.abs(got64 - truth).max(initial=0.0))
+        if error > max(rtol * scale, 2 * reference_error):
+            raise AssertionError(f"{failure}; and {error:.3e} from the float64 truth, where the "
+                                 f"reference is {reference_error:.3e} from it") from None
+
+
 def _problem(
     dtype,
     seed,
@@ -289,14 +311,17 @@ def test_shapes_property(kernel_set, problem):
         "dbias": (4 * H,),
     }
     names = ("hs", "cs") + GRADIENTS
-    for name, value, reference_value in zip(
-        names, (*got[:2], *got_grads), (*expected[:2], *expected_grads)
+    exact_grads = reference.lstm_backward(
+        *(arrays[n].astype(np.float64) for n in ("dhs", "dh_last", "dc_last")), exact[2])
+    for name, value, reference_value, truth in zip(
+        names, (*got[:2], *got_grads), (*expected[:2], *expected_grads),
+        (*exact[:2], *exact_grads)
     ):
         value = backend.to_numpy(value)
         assert value.shape == shapes[name], f"{name}: shape {value.shape}"
         assert value.dtype == dtype, f"{name}: dtype {value.dtype}, expected {np.dtype(dtype)}"
         assert not np.isnan(value).any(), f"{name} has NaN"
-        _assert_close(name, value, reference_value, TOLERANCES[dtype])
+        _assert_close_or_nearer_truth(name, value, reference_value, truth, TOLERANCES[dtype])
 
 
 # --- purity and the kernel edge ----------------------------------------------------
