@@ -3,13 +3,16 @@
 The equations, names and shapes are reference/lstm.py's; see there. This file
 only arranges the same work for speed, per chunk of batch rows (_parallel.py):
 
-- Before the time loop, ONE GEMM projects the inputs of all steps,
-  `x @ kernel` ((rows*T, I) @ (I, 4H)), one per gate block with per-gate
-  dropout masks, into the `gates` buffer.
-- Each step adds ONE GEMM, `h_prev @ recurrent_kernel`, into the same rows of
-  `gates` (BLAS accumulates in place, _blas.py; one per block with per-gate
-  recurrent dropout), then one fused pass over each row adds the bias and
-  applies the gate maths, leaving the activated i, f, g, o where z was.
+- ONE GEMM projects the inputs of a block of a few steps, `x @ kernel`
+  ((rows*steps, I) @ (I, 4H)), one per gate block with per-gate dropout
+  masks, into a small time-major buffer that stays in cache (the block's
+  size: _sequence.steps_per_block).
+- Each step adds ONE GEMM, `h_prev @ recurrent_kernel`, into its rows of that
+  buffer (BLAS accumulates in place, _blas.py; one per block with per-gate
+  recurrent dropout), then one fused pass over each row adds the bias,
+  applies the gate maths and writes the activated i, f, g, o, c and act(c)
+  to the cache. A forward-only pass (cache=False) runs the same loop and
+  keeps only the last c.
 - Backward walks the steps in reverse with one GEMM per step,
   `dh_prev = dz_t @ recurrent_kernelᵀ`. After the chunks, one GEMM each
   for dkernel, drecurrent_kernel and dx covers all rows and steps, with
@@ -29,8 +32,8 @@ The cache (`LSTMCache`) is private to this set except `hs` and `cs`:
                        of evaluating the activation again; a masked step's row
                        is unused
     gates              [B, T, 4H] activated gates i, f, g, o in INPUT order
-                       (row b, t belongs to x[b, t]); a masked step's row
-                       holds its unused pre-activations
+                       (row b, t belongs to x[b, t]); a masked step's row is
+                       never written nor read
     z                  None
     mask, dropout_mask, recurrent_dropout_mask
                        as given (mask in input order), or None
@@ -55,7 +58,6 @@ from ._sequence import (
     keep,
     mask_arrays,
     project_block,
-    project_inputs,
     recurrent_product,
     recurrent_product_backward,
     scratch,
@@ -96,21 +98,18 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         np.ascontiguousarray, (x, h0, c0, kernel, recurrent_kernel, bias))
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
     hs = np.empty((B, T, H), x.dtype)
+    c_last = np.empty((B, 1, H), x.dtype)
+    # The cache: no rows for a forward-only pass, which then keeps no gates or c.
+    rows = B if cache else 0
+    cs, act_cs = np.empty((rows, T, H), x.dtype), np.empty((rows, T, H), x.dtype)
+    gates = np.empty((rows, T, 4 * H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 4)
-    if not cache:
-        c_last = np.empty((B, 1, H), x.dtype)
-        args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, c_last,
-                CODES[activation], CODES[recurrent_activation], go_backwards,
-                steps_per_block(-(-B // chunks), T, 4 * H))
-        run_chunks(_inference_rows, B, chunks, args)
-        return hs, c_last, None
-    cs = np.empty((B, T, H), x.dtype)
-    act_cs = np.empty((B, T, H), x.dtype)
-    gates = np.empty((B, T, 4 * H), x.dtype)
-    xm = scratch(masks[1], B, T, I, x.dtype)
-    args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, cs, act_cs, gates, xm,
-            CODES[activation], CODES[recurrent_activation], go_backwards)
+    args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, c_last, cs, act_cs, gates,
+            CODES[activation], CODES[recurrent_activation], go_backwards,
+            steps_per_block(-(-B // chunks), T, 4 * H))
     run_chunks(_forward_rows, B, chunks, args)
+    if not cache:
+        return hs, c_last, None
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
                       hs=hs, cs=cs, gates=gates, z=None, activation=activation,
                       recurrent_activation=recurrent_activation, go_backwards=go_backwards,
@@ -168,55 +167,30 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
 
 @jit
 def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropout_mask,
-                  recurrent_dropout_mask, hs, cs, act_cs, gates, xm, act_code, rec_code,
-                  reverse):
+                  recurrent_dropout_mask, hs, c_last, cs, act_cs, gates, act_code, rec_code,
+                  reverse, block):
     """The T steps of reference.lstm_forward for batch rows lo:hi.
+
+    The pre-activations of `block` steps at a time live in a small time-major
+    buffer (projected by one GEMM per block, then one recurrent GEMM per step
+    accumulated in place), and the cell state in one [rows, H] buffer, so the
+    operands of every step stay in cache; a cache, when kept, is only written.
 
     Args:
         lo, hi: the rows of this chunk; other rows are neither read nor written.
         x: [B, T, I] in input order. h0, c0: [B, H]. kernel: [I, 4H];
             recurrent_kernel: [H, 4H]; bias: [4H]. The masks as mask_arrays
             gives them. All only read.
-        hs, cs, act_cs: [B, T, H] outputs, written (processing order).
-        gates: [B, T, 4H] output, the activated gates i, f, g, o (input order).
-        xm: [B, T, I] scratch for masked inputs (empty without dropout).
+        hs: [B, T, H] output (processing order); c_last: [B, 1, H] the final c.
+        cs, act_cs: [B, T, H] and gates: [B, T, 4H], the cache (layouts in the
+            module docstring), written; arrays with no rows to keep none.
         act_code, rec_code: activation codes. reverse: go_backwards.
+        block: steps projected at once (_sequence.steps_per_block).
     """
     T, H = x.shape[1], hs.shape[2]
-    hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
-    # x_t @ kernel for every step at once
-    project_inputs(lo, hi, x, kernel, dropout_mask, gates, xm)
-    for t in range(T):
-        t_in = T - 1 - t if reverse else t
-        h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
-        # z = x_t @ kernel + h_prev @ recurrent_kernel, accumulated in place
-        recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 4 * H,
-                          gates[lo:hi, t_in], hm, 1.0)
-        for b in range(lo, hi):
-            c_prev = cs[b, t - 1] if t > 0 else c0[b]
-            if keep(mask, b, t_in):
-                _cell_forward(gates[b, t_in], bias, c_prev, cs[b, t], hs[b, t], act_cs[b, t],
-                              act_code, rec_code)
-            else:  # a masked step keeps the previous states
-                copy(c_prev, cs[b, t])
-                copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
-
-
-@jit
-def _inference_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropout_mask,
-                    recurrent_dropout_mask, hs, c_last, act_code, rec_code, reverse, block):
-    """_forward_rows without a cache: the same steps, keeping only what the next step reads.
-
-    The gates of `block` steps at a time live in a small time-major buffer
-    (projected by one GEMM per block, then one recurrent GEMM per step), and
-    the cell state in one [rows, H] buffer updated in place, so the working
-    set stays in cache instead of streaming [B, T, 4H] gates through memory.
-    hs: [B, T, H] written (processing order); c_last: [B, 1, H] the final c.
-    """
-    T, H = x.shape[1], hs.shape[2]
-    rows = hi - lo
+    rows, caching = hi - lo, gates.shape[0] != 0
     xb = np.empty((block, rows, x.shape[2]), x.dtype)  # (masked) inputs of one block, by step
-    zb = np.empty((block, rows, 4 * H), x.dtype)  # their gates, by step
+    zb = np.empty((block, rows, 4 * H), x.dtype)  # their pre-activations, by step
     hm = np.empty((rows, H), x.dtype)  # h_prev * recurrent dropout mask
     c = np.empty((rows, H), x.dtype)
     act_c = np.empty(H, x.dtype)
@@ -229,34 +203,42 @@ def _inference_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dro
             t = t0 + s
             t_in = T - 1 - t if reverse else t
             h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
+            # z = x_t @ kernel + h_prev @ recurrent_kernel, accumulated in place
             recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 4 * H,
                               zb[s], hm, 1.0)
             for r in range(rows):
                 b = lo + r
                 if keep(mask, b, t_in):
-                    _cell_forward(zb[s, r], bias, c[r], c[r], hs[b, t], act_c, act_code,
-                                  rec_code)
+                    if caching:
+                        _cell_forward(zb[s, r], bias, gates[b, t_in], c[r], hs[b, t],
+                                      act_cs[b, t], act_code, rec_code)
+                    else:
+                        _cell_forward(zb[s, r], bias, zb[s, r], c[r], hs[b, t], act_c,
+                                      act_code, rec_code)
                 else:  # a masked step keeps the previous states
                     copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+                if caching:
+                    copy(c[r], cs[b, t])
     for r in range(rows):
         copy(c[r], c_last[lo + r, 0])
 
 
 @jit
-def _cell_forward(z, bias, c_prev, c, h, act_c, act_code, rec_code):
-    """One row of one step: z (4H,) becomes i, f, g, o in place; c, h (H,) written.
+def _cell_forward(z, bias, y, c, h, act_c, act_code, rec_code):
+    """One row of one step: y (4H,) = the gates i, f, g, o of z + bias; c (H,) updated
+    in place; h and act_c = act(c) (H,) written. y may be z itself.
 
     Rows are 1-D views indexed from 0: that lets LLVM vectorise every loop.
     """
     H = c.size
     for k in range(4 * H):
-        z[k] = z[k] + bias[k]
-    i, f, g, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
-    activate(rec_code, z[:2 * H])  # i, f
+        y[k] = z[k] + bias[k]
+    i, f, g, o = y[:H], y[H:2 * H], y[2 * H:3 * H], y[3 * H:]
+    activate(rec_code, y[:2 * H])  # i, f
     activate(act_code, g)
     activate(rec_code, o)
     for j in range(H):
-        c[j] = f[j] * c_prev[j] + i[j] * g[j]
+        c[j] = f[j] * c[j] + i[j] * g[j]
         act_c[j] = c[j]
     activate(act_code, act_c)
     for j in range(H):
