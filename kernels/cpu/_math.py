@@ -23,7 +23,7 @@ from ..activations import CODES
 
 try:
     from numba import njit, types
-    from numba.extending import overload
+    from numba.extending import intrinsic, overload
 
     NUMBA_ERROR = None
 except ImportError as error:  # the set reports itself unavailable; nothing below runs
@@ -32,13 +32,46 @@ except ImportError as error:  # the set reports itself unavailable; nothing belo
     def njit(*args, **kwargs):
         return lambda function: function
 
-    overload = njit
+    overload = intrinsic = njit
 
 # error_model="numpy": a division by zero gives inf/nan instead of raising, which
 # is NumPy's behaviour and, without the zero checks, lets LLVM vectorise the loops.
 # nogil: the row chunks of one call run in several threads (_parallel.py).
 jit = njit(cache=True, error_model="numpy", nogil=True)
 _overload_options = {"error_model": "numpy"}
+
+
+
+def wide_vectors():
+    """Lets LLVM vectorise the calling function's loops 512 bits wide (no-op in Python).
+
+    LLVM vectorises 256 bits wide on AVX-512 CPUs unless a function asks for
+    more (Skylake-SP clocked down on 512-bit instructions); on this project's
+    Emerald Rapids machine the 512-bit loops give bit-identical results and
+    sigmoid and tanh rows 18-20% faster. Each compiled function is vectorised
+    in its own module before it is inlined, so every function with a hot loop
+    calls this first; on CPUs without AVX-512 it changes nothing.
+    """
+
+
+@intrinsic
+def _prefer_512_bit_vectors(typingctx):
+    def codegen(context, builder, signature, args):
+        # The function attribute clang's -mprefer-vector-width=512 sets. llvmlite
+        # checks attribute names against a list without this one, so it goes into
+        # the underlying set, which llvmlite writes out as given.
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+# inline="always": the call is inlined in Numba's own IR, so the intrinsic lowers
+# inside the caller and marks the caller, not a function of its own.
+@overload(wide_vectors, jit_options=_overload_options, inline="always")
+def _wide_vectors_typed():
+    return lambda: _prefer_512_bit_vectors()
+
 
 LINEAR = CODES["linear"]
 SIGMOID = CODES["sigmoid"]
@@ -50,6 +83,7 @@ HARD_SIGMOID = CODES["hard_sigmoid"]
 @jit
 def copy(src, dst):
     """dst[:] = src for 1-D rows (a plain loop compiles much faster than slice assignment)."""
+    wide_vectors()
     for k in range(dst.size):
         dst[k] = src[k]
 
@@ -57,6 +91,7 @@ def copy(src, dst):
 @jit
 def fill(dst, value):
     """dst[:] = value for a 1-D row."""
+    wide_vectors()
     for k in range(dst.size):
         dst[k] = value
 
@@ -64,6 +99,7 @@ def fill(dst, value):
 @jit
 def activate(code, a):
     """a = activation(a) in place (the formulas of kernels.activations)."""
+    wide_vectors()
     one, zero = a.dtype.type(1.0), a.dtype.type(0.0)
     if code == SIGMOID:
         for k in range(a.size):
@@ -86,6 +122,7 @@ def activate(code, a):
 @jit
 def scale_by_derivative(code, d, y):
     """d *= activation'(x) in place, written with the output y = activation(x)."""
+    wide_vectors()
     one, zero = y.dtype.type(1.0), y.dtype.type(0.0)
     if code == SIGMOID:
         for k in range(d.size):

@@ -19,7 +19,7 @@ and without them.
 import numpy as np
 
 from ._blas import gemm
-from ._math import jit
+from ._math import jit, wide_vectors
 
 # ----------------------------------------------------------------------------
 # The wrappers' side (plain Python)
@@ -98,6 +98,7 @@ def _mask_of(masks, c, width):
 @jit
 def _masked_copy(a, mask, lo, hi, out):
     """out[b, t] = a[b, t] * mask[b] for rows lo:hi of [B, T, D] arrays; mask [B, D]."""
+    wide_vectors()
     for b in range(lo, hi):
         m = mask[b]
         for t in range(a.shape[1]):
@@ -129,6 +130,7 @@ def gather_steps(lo, hi, x, t0, n, reverse, xb):
 
     x: [B, T, I] input order; xb: [>= n, hi-lo, I].
     """
+    wide_vectors()
     T = x.shape[1]
     for s in range(n):
         t = t0 + s
@@ -278,6 +280,7 @@ def gradients_of_products(x, hp, dz, kernel, dropout_mask, recurrent_dropout_mas
 @jit
 def column_sums(lo, hi, dz, out):
     """out = Σ over rows lo:hi and all steps of dz [B, T, C] (per row first, then over rows)."""
+    wide_vectors()
     row_sum = np.empty(out.size, out.dtype)
     out[:] = 0.0
     for b in range(lo, hi):
@@ -296,6 +299,7 @@ def gather_h_prev(lo, hi, hs, h0, reverse, hp):
 
     hs: [B, T, H] processing order; hp: [B, T, H] input order, like x and dz.
     """
+    wide_vectors()
     T = hs.shape[1]
     for b in range(lo, hi):
         for t in range(T):

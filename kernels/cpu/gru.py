@@ -33,7 +33,7 @@ import numpy as np
 from ..activations import CODES
 from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
 from ._blas import gemm
-from ._math import activate, copy, fill, jit, scale_by_derivative
+from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import run_chunks, total
 from ._sequence import (
@@ -197,6 +197,7 @@ def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, bias, mask, recurrent_dropo
     keeps every row contiguous, so the row loops vectorise. zh, hm, rh: one
     step's scratch. The other arguments as in _forward_rows.
     """
+    wide_vectors()
     H = hs.shape[2]
     b_in = bias[0]
     h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
@@ -280,6 +281,7 @@ def _candidate_mask(masks, b):
 @jit
 def _cell_forward_after(y, zh, b_in, b_rec, h_prev, h, recurrent_h, act_code, rec_code):
     """One row, reset_after: y (3H,) the input projection becomes z, r, hh; h written."""
+    wide_vectors()
     H = h.size
     for k in range(2 * H):
         y[k] = (y[k] + b_in[k]) + (zh[k] + b_rec[k])
@@ -294,6 +296,7 @@ def _cell_forward_after(y, zh, b_in, b_rec, h_prev, h, recurrent_h, act_code, re
 @jit
 def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
     """hh = act(y[2H:] + b_in[2H:]) in place (no bias when b_in is empty); h = z*h_prev + (1-z)*hh."""
+    wide_vectors()
     H = h.size
     one = y.dtype.type(1.0)
     if b_in.size:
@@ -324,6 +327,7 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
         act_code, rec_code, reset_after, reverse: as in the forward.
         dbias [1 or 2, 3H]: this chunk's sums, overwritten.
     """
+    wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
     n = hi - lo
     tmp = np.empty((n, H), hs.dtype)  # one block's recurrent product, one step
@@ -405,6 +409,7 @@ def _cell_backward_mix(y, h_prev, dh, d, act_code):
     part of dL/dh_prev). d: (3H,) written: dL/dz in its first block (before
     z's derivative), dL/dah in its last; the middle block is left to the caller.
     """
+    wide_vectors()
     H = dh.size
     one = y.dtype.type(1.0)
     for j in range(H):
@@ -418,6 +423,7 @@ def _cell_backward_mix(y, h_prev, dh, d, act_code):
 @jit
 def _reset_h_prev(lo, hi, gates, masks, hp):
     """hp[b, t] *= r[b, t] * m_h[b]: the operand of the candidate block's product."""
+    wide_vectors()
     H = hp.shape[2]
     for b in range(lo, hi):
         m_h = _candidate_mask(masks, b)

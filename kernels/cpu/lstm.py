@@ -47,7 +47,7 @@ import numpy as np
 
 from ..activations import CODES
 from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
-from ._math import activate, copy, fill, jit, scale_by_derivative
+from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import run_chunks, total
 from ._sequence import (
@@ -230,6 +230,7 @@ def _cell_forward(z, bias, y, c, h, act_c, act_code, rec_code):
 
     Rows are 1-D views indexed from 0: that lets LLVM vectorise every loop.
     """
+    wide_vectors()
     H = c.size
     for k in range(4 * H):
         y[k] = z[k] + bias[k]
@@ -265,6 +266,7 @@ def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, mask, dropout_
         act_code, rec_code: activation codes. reverse: go_backwards.
         dbias: [4H] this chunk's sum, overwritten.
     """
+    wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
     tmp = np.empty((hi - lo, H), hs.dtype)  # one block's recurrent product, one step
     dc_act = np.empty(H, hs.dtype)  # dh * o * act'(c_t) of one row
@@ -296,6 +298,7 @@ def _cell_backward(y, act_c, c_prev, dh, dc_next, dz, dc_act, act_code, rec_code
     y: (4H,) the activated gates i, f, g, o; act_c: (H,) act(c_t) from the
     forward; c_prev: (H,); dh: (H,) dL/dh_t.
     """
+    wide_vectors()
     H = act_c.size
     i, f, g, o = y[:H], y[H:2 * H], y[2 * H:3 * H], y[3 * H:]
     di, df, dg, do = dz[:H], dz[H:2 * H], dz[2 * H:3 * H], dz[3 * H:]

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..activations import CODES
 from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
-from ._math import activate, copy, fill, jit, scale_by_derivative
+from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import run_chunks, total
 from ._sequence import (
@@ -143,6 +143,7 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
         xm: [B, T, I] scratch for masked inputs (empty without dropout).
         act_code: activation code. reverse: go_backwards.
     """
+    wide_vectors()
     T, H = x.shape[1], hs.shape[2]
     hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
     project_inputs(lo, hi, x, kernel, dropout_mask, z, xm)  # x_t @ kernel, all steps
@@ -170,6 +171,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout
 
     As lstm._inference_rows. hs: [B, T, H] written (processing order).
     """
+    wide_vectors()
     T, H = x.shape[1], hs.shape[2]
     xb = np.empty((block, hi - lo, x.shape[2]), x.dtype)  # (masked) inputs, by step
     zb = np.empty((block, hi - lo, H), x.dtype)  # a_t of those steps
@@ -211,6 +213,7 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
             (input order). act_code, reverse: as forward.
         dbias: [H] this chunk's sum, overwritten.
     """
+    wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
     tmp = np.empty((hi - lo, H), hs.dtype)  # the masked recurrent product, one step
     for t in range(T - 1, -1, -1):
