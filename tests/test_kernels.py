@@ -507,3 +507,28 @@ def test_numba_activations_against_float64_truth(dtype, tolerance):
         nan = np.array([np.nan], dtype)
         _math.activate(code, nan)
         assert np.isnan(nan[0])
+
+
+@pytest.mark.skipif(not kernels._module("numba").is_available(),
+                    reason=kernels._module("numba").unavailable_reason())
+def test_numba_wide_vectors_marks_the_calling_function():
+    """wide_vectors() puts LLVM's prefer-vector-width=512 on the function that calls it
+    (not on a helper of its own, where it would change nothing), and computes nothing."""
+    import numba
+    from minilstm.kernels.cpu import _math
+
+    @numba.njit
+    def doubled(a):
+        _math.wide_vectors()
+        for k in range(a.size):
+            a[k] = 2 * a[k]
+
+    a = np.arange(4.0)
+    doubled(a)
+    np.testing.assert_array_equal(a, [0.0, 2.0, 4.0, 6.0])
+    ir = doubled.inspect_llvm(doubled.signatures[0])
+    definition = next(line for line in ir.splitlines()
+                      if line.startswith("define") and "doubled" in line)
+    group = re.search(r"#(\d+)", definition.split(")")[-1]).group(1)
+    attributes = next(line for line in ir.splitlines() if line.startswith(f"attributes #{group} "))
+    assert '"prefer-vector-width"="512"' in attributes
