@@ -103,6 +103,22 @@ def test_cell_matches_reference(kernel_set, dtype, cell, variant, go_backwards, 
                             go_backwards=go_backwards)
 
 
+# 64 units: every recurrent product of every cell has a multiple of 64 float32 (32
+# float64) columns, so the Numba set packs its recurrent weights (kernels/cpu/_packed.py)
+# on AVX-512 CPUs; 7 rows leave 3 after a tile of 4, and (20, 4, 3, 64) splits into
+# two chunks of 10. The recurrent dropout cases take the BLAS path beside it.
+@pytest.mark.parametrize("sizes", [(7, 5, 3, 64), (20, 4, 3, 64)], ids=["rows7", "chunks2"])
+@pytest.mark.parametrize("mask_case", [{}, {"mask": True}, {"recurrent_dropout": True}],
+                         ids=["none", "mask", "recurrent_dropout"])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_cell_matches_reference_with_packed_weights(kernel_set, dtype, cell, variant,
+                                                    mask_case, sizes):
+    seed = 5 * CELL_IDS.index(CELL_IDS[CELL_VARIANTS.index((cell, variant))]) + len(mask_case)
+    _compare_with_reference(kernel_set, cell, variant, dtype, seed, mask_case, sizes=sizes,
+                            go_backwards=bool(seed % 2))
+
+
 ACTIVATION_PAIRS = list(itertools.product(SUPPORTED, repeat=2))
 
 

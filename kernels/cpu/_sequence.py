@@ -20,6 +20,7 @@ import numpy as np
 
 from ._blas import gemm
 from ._math import jit, wide_vectors
+from ._packed import pack, packed_gemm
 
 # ----------------------------------------------------------------------------
 # The wrappers' side (plain Python)
@@ -47,6 +48,14 @@ def mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask):
     recurrent_dropout_mask = (np.zeros((0, B, H), x.dtype) if recurrent_dropout_mask is None
                               else np.ascontiguousarray(recurrent_dropout_mask))
     return mask, dropout_mask, recurrent_dropout_mask
+
+
+def recurrent_panels(weight, masks):
+    """The per-step weight packed once for all steps (_packed.py), or no panels (BLAS)
+    when recurrent dropout masks are on (their products go block by block) or the
+    shape or CPU does not suit. weight: recurrent_kernel[:, :columns] forwards, its
+    transpose backwards."""
+    return pack(weight if masks.shape[0] == 0 else weight[:0])
 
 
 def scratch(masks, B, T, D, dtype):
@@ -174,14 +183,18 @@ def project_steps(lo, xb, kernel, masks, zb):
 
 
 @jit
-def recurrent_product(h_prev, lo, recurrent_kernel, masks, columns, z, hm, beta):
+def recurrent_product(h_prev, lo, recurrent_kernel, panels, masks, columns, z, hm, beta):
     """z[:, :columns] = (h_prev * m_k) @ recurrent_kernel_k + beta * z, per block k.
 
     h_prev: [n, H] the rows lo:lo+n at one step; recurrent_kernel: [H, G*H];
+    panels: recurrent_kernel[:, :columns] packed (recurrent_panels), or none;
     masks: [M, B, H]; z: [n, >= columns]; hm: [n, H] scratch (used with masks).
     """
     if masks.shape[0] == 0:
-        gemm(h_prev, recurrent_kernel[:, :columns], z[:, :columns], beta)
+        if panels.shape[0] != 0:
+            packed_gemm(h_prev, panels, z[:, :columns], beta)
+        else:
+            gemm(h_prev, recurrent_kernel[:, :columns], z[:, :columns], beta)
         return
     width = _block_width(masks, recurrent_kernel.shape[1])
     step = min(width, columns)
@@ -194,14 +207,18 @@ def recurrent_product(h_prev, lo, recurrent_kernel, masks, columns, z, hm, beta)
 
 
 @jit
-def recurrent_product_backward(dz, lo, recurrent_kernel, masks, columns, dh, tmp):
+def recurrent_product_backward(dz, lo, recurrent_kernel, panels, masks, columns, dh, tmp):
     """dh += Σ_k (dz_k @ recurrent_kernel_kᵀ) * m_k over the blocks in dz[:, :columns].
 
-    dz: [n, >= columns] one step's gradients; dh: [n, H], added to;
-    tmp: [n, H] scratch (used with masks).
+    dz: [n, >= columns] one step's gradients; panels: recurrent_kernel[:, :columns]ᵀ
+    packed (recurrent_panels), or none; dh: [n, H], added to; tmp: [n, H]
+    scratch (used with masks).
     """
     if masks.shape[0] == 0:
-        gemm(dz[:, :columns], recurrent_kernel[:, :columns].T, dh, 1.0)
+        if panels.shape[0] != 0:
+            packed_gemm(dz[:, :columns], panels, dh, 1.0)
+        else:
+            gemm(dz[:, :columns], recurrent_kernel[:, :columns].T, dh, 1.0)
         return
     width = _block_width(masks, recurrent_kernel.shape[1])
     step = min(width, columns)

@@ -45,6 +45,7 @@ from ._sequence import (
     mask_arrays,
     project_block,
     project_inputs,
+    recurrent_panels,
     recurrent_product,
     recurrent_product_backward,
     scratch,
@@ -89,8 +90,10 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
     hs = np.empty((B, T, H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 3)
+    # reset_after multiplies h_prev by all three blocks, reset before by z and r only
+    panels = recurrent_panels(recurrent_kernel[:, :(3 if reset_after else 2) * H], masks[2])
     if not cache:
-        args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, CODES[activation],
+        args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, CODES[activation],
                 CODES[recurrent_activation], reset_after, go_backwards,
                 steps_per_block(-(-B // chunks), T, 3 * H))
         run_chunks(_inference_rows, B, chunks, args)
@@ -98,7 +101,7 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     gates = np.empty((B, T, 3 * H), x.dtype)
     recurrent_h = np.empty((B if reset_after else 0, T, H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
-    args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, gates, recurrent_h, xm,
+    args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, gates, recurrent_h, xm,
             CODES[activation], CODES[recurrent_activation], reset_after, go_backwards)
     run_chunks(_forward_rows, B, chunks, args)
     cache = GRUCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
@@ -138,7 +141,9 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 3)
     dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)  # per chunk, then summed
-    args = (dhs, dh, cache.h0, cache.recurrent_kernel, *masks, cache.hs, cache.gates,
+    columns = (3 if reset_after else 2) * H  # the blocks whose product is recurrent_product's
+    panels = recurrent_panels(cache.recurrent_kernel[:, :columns].T, masks[2])
+    args = (dhs, dh, cache.h0, cache.recurrent_kernel, panels, *masks, cache.hs, cache.gates,
             recurrent_h, dz, dzh, hp, CODES[cache.activation], CODES[cache.recurrent_activation],
             reset_after, cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dbias,))
@@ -156,7 +161,7 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
 
 
 @jit
-def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
                   recurrent_dropout_mask, hs, gates, recurrent_h, xm, act_code, rec_code,
                   reset_after, reverse):
     """The T steps of reference.gru_forward for batch rows lo:hi.
@@ -164,8 +169,10 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
     Args:
         lo, hi: the rows of this chunk.
         x: [B, T, I] input order. h0: [B, H]. kernel: [I, 3H]; recurrent_kernel:
-            [H, 3H]; bias: [1 or 2, 3H] (b_in, then b_rec when reset_after).
-            The masks as mask_arrays gives them. All only read.
+            [H, 3H]; panels: its z and r blocks (all three when reset_after),
+            packed (_sequence.recurrent_panels); bias: [1 or 2, 3H] (b_in, then
+            b_rec when reset_after). The masks as mask_arrays gives them. All
+            only read.
         hs: [B, T, H] output (processing order).
         gates: [B, T, 3H] output, activated z, r, hh (input order).
         recurrent_h: [B, T, H] output when reset_after (input order).
@@ -181,13 +188,14 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
     project_inputs(lo, hi, x, kernel, dropout_mask, gates, xm)  # x_t @ kernel, all steps
     for t in range(T):
         t_in = T - 1 - t if reverse else t
-        _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, bias, mask, recurrent_dropout_mask,
-              gates, recurrent_h, t_in, False, zh, hm, rh, act_code, rec_code, reset_after)
+        _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask,
+              recurrent_dropout_mask, gates, recurrent_h, t_in, False, zh, hm, rh, act_code,
+              rec_code, reset_after)
 
 
 @jit
-def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, bias, mask, recurrent_dropout_mask, z3,
-          recurrent_h, zi, time_major, zh, hm, rh, act_code, rec_code, reset_after):
+def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask, recurrent_dropout_mask,
+          z3, recurrent_h, zi, time_major, zh, hm, rh, act_code, rec_code, reset_after):
     """Step t (input step t_in) of rows lo:hi: hs[lo:hi, t] written.
 
     z3, recurrent_h: this step's input projection (the activated z, r, hh on
@@ -202,8 +210,8 @@ def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, bias, mask, recurrent_dropo
     b_in = bias[0]
     h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
     if reset_after:
-        recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 3 * H, zh, hm,
-                          0.0)
+        recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, 3 * H,
+                          zh, hm, 0.0)
         for b in range(lo, hi):
             h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
             if keep(mask, b, t_in):
@@ -215,7 +223,8 @@ def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, bias, mask, recurrent_dropo
         return
     # reset before: z and r first, then the candidate's product with r * h_prev
     z = z3[zi] if time_major else z3[lo:hi, zi]  # (rows, 3H)
-    recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 2 * H, z, hm, 1.0)
+    recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, 2 * H, z,
+                      hm, 1.0)
     for b in range(lo, hi):
         y = _row(z3, zi, b, lo, time_major)
         for k in range(2 * H):
@@ -242,7 +251,7 @@ def _row(a, i, b, lo, time_major):
 
 
 @jit
-def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
                     recurrent_dropout_mask, hs, act_code, rec_code, reset_after, reverse,
                     block):
     """_forward_rows without a cache: the gates of `block` steps at a time, time-major.
@@ -265,8 +274,8 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout
         for s in range(steps):
             t = t0 + s
             # rec_h is one step deep: its step index is 0 where zb's is s
-            _step(lo, hi, t, T - 1 - t if reverse else t, h0, hs, recurrent_kernel, bias, mask,
-                  recurrent_dropout_mask, zb[s:s + 1], rec_h, 0, True, zh, hm, rh, act_code,
+            _step(lo, hi, t, T - 1 - t if reverse else t, h0, hs, recurrent_kernel, panels, bias,
+                  mask, recurrent_dropout_mask, zb[s:s + 1], rec_h, 0, True, zh, hm, rh, act_code,
                   rec_code, reset_after)
 
 
@@ -295,7 +304,8 @@ def _cell_forward_after(y, zh, b_in, b_rec, h_prev, h, recurrent_h, act_code, re
 
 @jit
 def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
-    """hh = act(y[2H:] + b_in[2H:]) in place (no bias when b_in is empty); h = z*h_prev + (1-z)*hh."""
+    """hh = act(y[2H:] + b_in[2H:]) in place (no bias when b_in is empty);
+    h = z*h_prev + (1-z)*hh."""
     wide_vectors()
     H = h.size
     one = y.dtype.type(1.0)
@@ -308,7 +318,7 @@ def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
+def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_mask,
                    recurrent_dropout_mask, hs, gates, recurrent_h, dz, dzh, hp, act_code,
                    rec_code, reset_after, reverse, dbias):
     """The reversed steps of reference.gru_backward for batch rows lo:hi.
@@ -356,7 +366,7 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
                     fill(dzh[b, t_in], 0.0)
         if reset_after:
             # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
-            recurrent_product_backward(dzh[lo:hi, t_in], lo, recurrent_kernel,
+            recurrent_product_backward(dzh[lo:hi, t_in], lo, recurrent_kernel, panels,
                                        recurrent_dropout_mask, 3 * H, dh[lo:hi], tmp)
             continue
         # ah = xh + (r * h_masked) @ U_h
@@ -371,7 +381,7 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
                     d[H + j] = drh_b[j] * (h_prev_b[j] * m)  # dr
                     dh_t[j] += drh_b[j] * y[H + j] * m
                 scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
-        recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel,
+        recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel, panels,
                                    recurrent_dropout_mask, 2 * H, dh[lo:hi], tmp)
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
     column_sums(lo, hi, dz, dbias[0])

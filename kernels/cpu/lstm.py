@@ -58,6 +58,7 @@ from ._sequence import (
     keep,
     mask_arrays,
     project_block,
+    recurrent_panels,
     recurrent_product,
     recurrent_product_backward,
     scratch,
@@ -104,8 +105,9 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
     cs, act_cs = np.empty((rows, T, H), x.dtype), np.empty((rows, T, H), x.dtype)
     gates = np.empty((rows, T, 4 * H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 4)
-    args = (x, h0, c0, kernel, recurrent_kernel, bias, *masks, hs, c_last, cs, act_cs, gates,
-            CODES[activation], CODES[recurrent_activation], go_backwards,
+    panels = recurrent_panels(recurrent_kernel, masks[2])
+    args = (x, h0, c0, kernel, recurrent_kernel, panels, bias, *masks, hs, c_last, cs, act_cs,
+            gates, CODES[activation], CODES[recurrent_activation], go_backwards,
             steps_per_block(-(-B // chunks), T, 4 * H))
     run_chunks(_forward_rows, B, chunks, args)
     if not cache:
@@ -149,8 +151,9 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
     dbias = np.empty((chunks, 4 * H), dtype)  # one partial sum per chunk, then the sum
-    args = (dhs, dh, dc, cache.h0, cache.c0, cache.recurrent_kernel, *masks, cache.hs, cache.cs,
-            cache.act_cs, cache.gates, dz, hp, CODES[cache.activation],
+    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2])
+    args = (dhs, dh, dc, cache.h0, cache.c0, cache.recurrent_kernel, panels, *masks, cache.hs,
+            cache.cs, cache.act_cs, cache.gates, dz, hp, CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dbias,))
     dkernel = np.empty((I, 4 * H), dtype)
@@ -166,7 +169,7 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
 
 
 @jit
-def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
                   recurrent_dropout_mask, hs, c_last, cs, act_cs, gates, act_code, rec_code,
                   reverse, block):
     """The T steps of reference.lstm_forward for batch rows lo:hi.
@@ -179,8 +182,8 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropo
     Args:
         lo, hi: the rows of this chunk; other rows are neither read nor written.
         x: [B, T, I] in input order. h0, c0: [B, H]. kernel: [I, 4H];
-            recurrent_kernel: [H, 4H]; bias: [4H]. The masks as mask_arrays
-            gives them. All only read.
+            recurrent_kernel: [H, 4H] and its panels (recurrent_panels); bias:
+            [4H]. The masks as mask_arrays gives them. All only read.
         hs: [B, T, H] output (processing order); c_last: [B, 1, H] the final c.
         cs, act_cs: [B, T, H] and gates: [B, T, 4H], the cache (layouts in the
             module docstring), written; arrays with no rows to keep none.
@@ -204,8 +207,8 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, bias, mask, dropo
             t_in = T - 1 - t if reverse else t
             h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
             # z = x_t @ kernel + h_prev @ recurrent_kernel, accumulated in place
-            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, 4 * H,
-                              zb[s], hm, 1.0)
+            recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask,
+                              4 * H, zb[s], hm, 1.0)
             for r in range(rows):
                 b = lo + r
                 if keep(mask, b, t_in):
@@ -247,7 +250,7 @@ def _cell_forward(z, bias, y, c, h, act_c, act_code, rec_code):
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, mask, dropout_mask,
+def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, panels, mask, dropout_mask,
                    recurrent_dropout_mask, hs, cs, act_cs, gates, dz, hp, act_code, rec_code,
                    reverse, dbias):
     """The reversed steps of reference.lstm_backward for batch rows lo:hi.
@@ -260,7 +263,8 @@ def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, mask, dropout_
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh, dc: [B, H] dh_last and dc_last on entry, dh0 and dc0 on return
             (rows lo:hi updated in place: pass arrays the caller owns).
-        h0 ... gates: from the cache (layouts as lstm_forward's), only read.
+        h0 ... gates: from the cache (layouts as lstm_forward's), only read;
+            panels: recurrent_kernelᵀ packed (recurrent_panels).
         dz: [B, T, 4H], hp: [B, T, H] outputs, input order: dL/dz and h_prev
             of every step, the operands of the products that follow.
         act_code, rec_code: activation codes. reverse: go_backwards.
@@ -285,7 +289,7 @@ def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, mask, dropout_
             else:  # a masked step passes dh and dc straight to step t-1
                 fill(dz[b, t_in], 0.0)
         # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
-        recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel,
+        recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel, panels,
                                    recurrent_dropout_mask, 4 * H, dh[lo:hi], tmp)
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
     column_sums(lo, hi, dz, dbias)

@@ -34,6 +34,7 @@ from ._sequence import (
     mask_arrays,
     project_block,
     project_inputs,
+    recurrent_panels,
     recurrent_product,
     recurrent_product_backward,
     scratch,
@@ -72,15 +73,16 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
     hs = np.empty((B, T, H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 1)
+    panels = recurrent_panels(recurrent_kernel, masks[2])
     if not cache:
-        args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, CODES[activation],
+        args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, CODES[activation],
                 go_backwards, steps_per_block(-(-B // chunks), T, H))
         run_chunks(_inference_rows, B, chunks, args)
         return hs, None
     z = np.empty((B, T, H), x.dtype)  # scratch: a_t of every step, input order
     xm = scratch(masks[1], B, T, I, x.dtype)
-    args = (x, h0, kernel, recurrent_kernel, bias, *masks, hs, z, xm, CODES[activation],
-            go_backwards)
+    args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, z, xm,
+            CODES[activation], go_backwards)
     run_chunks(_forward_rows, B, chunks, args)
     cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                            z=None, activation=activation, go_backwards=go_backwards, mask=mask,
@@ -115,7 +117,8 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
     dbias = np.empty((chunks, H), dtype)  # one partial sum per chunk, then the sum
-    args = (dhs, dh, cache.h0, cache.recurrent_kernel, *masks, cache.hs, da, hp,
+    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2])
+    args = (dhs, dh, cache.h0, cache.recurrent_kernel, panels, *masks, cache.hs, da, hp,
             CODES[cache.activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dbias,))
     dkernel, drecurrent_kernel = np.empty((I, H), dtype), np.empty((H, H), dtype)
@@ -130,14 +133,15 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
 
 
 @jit
-def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
                   recurrent_dropout_mask, hs, z, xm, act_code, reverse):
     """The T steps of reference.simple_rnn_forward for batch rows lo:hi.
 
     Args:
         lo, hi: the rows of this chunk.
         x: [B, T, I] input order. h0: [B, H]. kernel: [I, H]; recurrent_kernel:
-            [H, H]; bias: [H]. The masks as mask_arrays gives them. Only read.
+            [H, H] and its panels (_sequence.recurrent_panels); bias: [H]. The
+            masks as mask_arrays gives them. Only read.
         hs: [B, T, H] output (processing order).
         z: [B, T, H] scratch for a_t (input order).
         xm: [B, T, I] scratch for masked inputs (empty without dropout).
@@ -151,7 +155,7 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
         t_in = T - 1 - t if reverse else t
         h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
         # a = x_t @ kernel + bias + h_prev @ recurrent_kernel, accumulated in place
-        recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, H,
+        recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, H,
                           z[lo:hi, t_in], hm, 1.0)
         for b in range(lo, hi):
             if keep(mask, b, t_in):
@@ -165,7 +169,7 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_m
 
 
 @jit
-def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout_mask,
+def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
                     recurrent_dropout_mask, hs, act_code, reverse, block):
     """_forward_rows with a_t for `block` steps at a time in a small time-major buffer.
 
@@ -183,7 +187,8 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout
             t = t0 + s
             t_in = T - 1 - t if reverse else t
             h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
-            recurrent_product(h_prev, lo, recurrent_kernel, recurrent_dropout_mask, H, zb[s],
+            recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, H,
+                              zb[s],
                               hm, 1.0)
             for b in range(lo, hi):
                 if keep(mask, b, t_in):
@@ -197,7 +202,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, bias, mask, dropout
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
+def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_mask,
                    recurrent_dropout_mask, hs, da, hp, act_code, reverse, dbias):
     """The reversed steps of reference.simple_rnn_backward for batch rows lo:hi.
 
@@ -208,7 +213,8 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
         lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
-        h0 ... hs: from the cache (layouts as simple_rnn_forward's), only read.
+        h0 ... hs: from the cache (layouts as simple_rnn_forward's), only read;
+            panels: recurrent_kernelᵀ packed (_sequence.recurrent_panels).
         da: [B, T, H], hp: [B, T, H] outputs, dL/da and h_prev of every step
             (input order). act_code, reverse: as forward.
         dbias: [H] this chunk's sum, overwritten.
@@ -231,7 +237,7 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, mask, dropout_mask,
             else:  # a masked step passes dh straight to step t-1
                 fill(d, 0.0)
         # a = x_t @ kernel + bias + (h_prev * m) @ recurrent_kernel
-        recurrent_product_backward(da[lo:hi, t_in], lo, recurrent_kernel,
+        recurrent_product_backward(da[lo:hi, t_in], lo, recurrent_kernel, panels,
                                    recurrent_dropout_mask, H, dh[lo:hi], tmp)
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
     column_sums(lo, hi, da, dbias)
