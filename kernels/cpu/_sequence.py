@@ -274,24 +274,26 @@ def weight_gradient(lo, hi, a, masks, c0, c1, dz, dweights, am):
 
 
 @jit
-def gradients_of_products(x, hp, dz, kernel, dropout_mask, recurrent_dropout_mask, dx, xm, hm,
-                          dkernel, drecurrent_kernel):
-    """The three products after the backward steps, over ALL rows at once.
+def gradients_of_products(lo, hi, x, hp, dz, kernel, dropout_mask, recurrent_dropout_mask, dx, xm,
+                          hm, dkernel, drecurrent_kernel):
+    """The three products after the backward steps, for rows lo:hi and all steps.
 
-    dkernel = Σ (x * m)ᵀ dz, drecurrent_kernel = Σ (h_prev * m)ᵀ dz and
-    dx = dz kernelᵀ (masked), each one GEMM over every row and step, called
-    outside the row chunks so that BLAS runs it with its own threads: one
-    (B*T)-row product beats one per chunk run side by side (W1: 3.1 against
-    5.4 ms; W2: 216 against 256 ms, 2 cores), and no per-chunk partial sums.
+    dkernel = Σ (x * m)ᵀ dz and drecurrent_kernel = Σ (h_prev * m)ᵀ dz (this
+    chunk's partial sums), and dx = dz kernelᵀ (masked), one GEMM each. The
+    wrappers run it in the row chunks (run_chunks), BLAS at one thread, like
+    every other product. One product over all rows with BLAS's own threads
+    measured faster alone, but OpenBLAS's worker thread then spins on the
+    other core for a while, and the next call's chunks ran half as fast
+    (W1 fit: 0.55 to 0.85 s/epoch).
 
     x: [B, T, I]; hp: [B, T, H] h_prev of every step; dz: [B, T, G*H];
     kernel: [I, G*H]; masks as mask_arrays gives them; dx: [B, T, I] or
     [0, T, I] to skip; xm, hm: scratch for masked operands.
     """
-    B, columns = x.shape[0], dz.shape[2]
-    weight_gradient(0, B, x, dropout_mask, 0, columns, dz, dkernel, xm)
-    weight_gradient(0, B, hp, recurrent_dropout_mask, 0, columns, dz, drecurrent_kernel, hm)
-    input_gradient(0, B, dz, kernel, dropout_mask, dx, xm)
+    columns = dz.shape[2]
+    weight_gradient(lo, hi, x, dropout_mask, 0, columns, dz, dkernel, xm)
+    weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, columns, dz, drecurrent_kernel, hm)
+    input_gradient(lo, hi, dz, kernel, dropout_mask, dx, xm)
 
 
 @jit

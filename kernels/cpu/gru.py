@@ -147,11 +147,14 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
             recurrent_h, dz, dzh, hp, CODES[cache.activation], CODES[cache.recurrent_activation],
             reset_after, cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dbias,))
-    dkernel, drecurrent_kernel = np.empty((I, 3 * H), dtype), np.empty((H, 3 * H), dtype)
-    _gradients_of_products(x, hp, dz, dzh, cache.kernel, cache.gates, *masks[1:], dx, xm, hm,
-                           reset_after, dkernel, drecurrent_kernel)
+    # the products over all steps, in the same chunks: per-chunk partial sums
+    dkernel = np.empty((chunks, I, 3 * H), dtype)
+    drecurrent_kernel = np.empty((chunks, H, 3 * H), dtype)
+    run_chunks(_gradients_of_products, B, chunks,
+               (x, hp, dz, dzh, cache.kernel, cache.gates, *masks[1:], dx, xm, hm, reset_after),
+               (dkernel, drecurrent_kernel))
     dbias = total(dbias)
-    return ((dx if input_grad else None), dh, dkernel, drecurrent_kernel,
+    return ((dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel),
             dbias if reset_after else dbias[0])
 
 
@@ -324,7 +327,7 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_
     """The reversed steps of reference.gru_backward for batch rows lo:hi.
 
     The products over all steps (dkernel, drecurrent_kernel, dx) come after,
-    over all rows at once (_gradients_of_products).
+    in the same chunks (_gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
@@ -390,24 +393,25 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_
 
 
 @jit
-def _gradients_of_products(x, hp, dz, dzh, kernel, gates, dropout_mask, recurrent_dropout_mask,
-                           dx, xm, hm, reset_after, dkernel, drecurrent_kernel):
-    """dkernel, drecurrent_kernel and dx over all rows and steps, one GEMM per weight
-    (per block with per-gate masks), outside the row chunks so that BLAS uses its
-    own threads (as _sequence.gradients_of_products, which says why).
+def _gradients_of_products(lo, hi, x, hp, dz, dzh, kernel, gates, dropout_mask,
+                           recurrent_dropout_mask, dx, xm, hm, reset_after, dkernel,
+                           drecurrent_kernel):
+    """dkernel, drecurrent_kernel (this chunk's partial sums) and dx for rows lo:hi
+    over all steps, one GEMM per weight (per block with per-gate masks); as
+    _sequence.gradients_of_products, which says why in the chunks.
 
-    hp: [B, T, H] h_prev of every step; without reset_after it is overwritten
-    with r * h_prev * m_h, the operand of the candidate block's product.
+    hp: [B, T, H] h_prev of every step; without reset_after its rows lo:hi are
+    overwritten with r * h_prev * m_h, the operand of the candidate block's product.
     """
-    B, H = x.shape[0], hp.shape[2]
-    weight_gradient(0, B, x, dropout_mask, 0, 3 * H, dz, dkernel, xm)
-    input_gradient(0, B, dz, kernel, dropout_mask, dx, xm)
+    H = hp.shape[2]
+    weight_gradient(lo, hi, x, dropout_mask, 0, 3 * H, dz, dkernel, xm)
+    input_gradient(lo, hi, dz, kernel, dropout_mask, dx, xm)
     if reset_after:
-        weight_gradient(0, B, hp, recurrent_dropout_mask, 0, 3 * H, dzh, drecurrent_kernel, hm)
+        weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 3 * H, dzh, drecurrent_kernel, hm)
         return
-    weight_gradient(0, B, hp, recurrent_dropout_mask, 0, 2 * H, dz, drecurrent_kernel, hm)
-    _reset_h_prev(0, B, gates, recurrent_dropout_mask, hp)  # now r * h_prev * m_h
-    weight_gradient(0, B, hp, recurrent_dropout_mask[:0], 2 * H, 3 * H, dz, drecurrent_kernel,
+    weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 2 * H, dz, drecurrent_kernel, hm)
+    _reset_h_prev(lo, hi, gates, recurrent_dropout_mask, hp)  # now r * h_prev * m_h
+    weight_gradient(lo, hi, hp, recurrent_dropout_mask[:0], 2 * H, 3 * H, dz, drecurrent_kernel,
                     hm)
 
 

@@ -14,9 +14,9 @@ only arranges the same work for speed, per chunk of batch rows (_parallel.py):
   to the cache. A forward-only pass (cache=False) runs the same loop and
   keeps only the last c.
 - Backward walks the steps in reverse with one GEMM per step,
-  `dh_prev = dz_t @ recurrent_kernelᵀ`. After the chunks, one GEMM each
-  for dkernel, drecurrent_kernel and dx covers all rows and steps, with
-  BLAS's own threads (_sequence.gradients_of_products).
+  `dh_prev = dz_t @ recurrent_kernelᵀ`, and ends with one GEMM each for
+  dkernel, drecurrent_kernel and dx over all steps of the chunk's rows
+  (_sequence.gradients_of_products).
 - A masked step copies h_prev and c_prev; backwards it passes dh and dc
   straight to the previous step and has dz = 0.
 
@@ -156,11 +156,14 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
             cache.cs, cache.act_cs, cache.gates, dz, hp, CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dbias,))
-    dkernel = np.empty((I, 4 * H), dtype)
-    drecurrent_kernel = np.empty((H, 4 * H), dtype)
-    gradients_of_products(x, hp, dz, cache.kernel, masks[1], masks[2], dx, xm, hm, dkernel,
-                          drecurrent_kernel)
-    return (dx if input_grad else None), dh, dc, dkernel, drecurrent_kernel, total(dbias)
+    # the products over all steps, in the same chunks: per-chunk partial sums
+    dkernel = np.empty((chunks, I, 4 * H), dtype)
+    drecurrent_kernel = np.empty((chunks, H, 4 * H), dtype)
+    run_chunks(gradients_of_products, B, chunks,
+               (x, hp, dz, cache.kernel, masks[1], masks[2], dx, xm, hm),
+               (dkernel, drecurrent_kernel))
+    return ((dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel),
+            total(dbias))
 
 
 # ----------------------------------------------------------------------------
@@ -256,7 +259,7 @@ def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, panels, mask, 
     """The reversed steps of reference.lstm_backward for batch rows lo:hi.
 
     The products over all steps (dkernel, drecurrent_kernel, dx) come after,
-    over all rows at once (_sequence.gradients_of_products).
+    in the same chunks (_sequence.gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.

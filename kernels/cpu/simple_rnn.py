@@ -121,10 +121,12 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     args = (dhs, dh, cache.h0, cache.recurrent_kernel, panels, *masks, cache.hs, da, hp,
             CODES[cache.activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dbias,))
-    dkernel, drecurrent_kernel = np.empty((I, H), dtype), np.empty((H, H), dtype)
-    gradients_of_products(x, hp, da, cache.kernel, masks[1], masks[2], dx, xm, hm, dkernel,
-                          drecurrent_kernel)
-    return (dx if input_grad else None), dh, dkernel, drecurrent_kernel, total(dbias)
+    # the products over all steps, in the same chunks: per-chunk partial sums
+    dkernel, drecurrent_kernel = np.empty((chunks, I, H), dtype), np.empty((chunks, H, H), dtype)
+    run_chunks(gradients_of_products, B, chunks,
+               (x, hp, da, cache.kernel, masks[1], masks[2], dx, xm, hm),
+               (dkernel, drecurrent_kernel))
+    return (dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel), total(dbias)
 
 
 # ----------------------------------------------------------------------------
@@ -207,7 +209,7 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_
     """The reversed steps of reference.simple_rnn_backward for batch rows lo:hi.
 
     The products over all steps (dkernel, drecurrent_kernel, dx) come after,
-    over all rows at once (_sequence.gradients_of_products).
+    in the same chunks (_sequence.gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
