@@ -10,13 +10,17 @@ time loops over one chunk of batch rows. They share:
                    optional dropout masks (compiled twins of the reference's)
     _blas.py       gemm on strided views: BLAS writes into and accumulates in
                    the rows of one step inside [B, T, ...] buffers
+    _packed.py     the per-step recurrent product on a weight packed once per
+                   call, in register tiles (AVX-512 CPUs; BLAS elsewhere)
+    _vectors.py    512-bit registers as Numba values, for those tiles
     _math.py       activations by their kernels.activations code, derivatives
-                   from outputs, exp and tanh that vectorise
+                   from outputs, exp and tanh that vectorise, and
+                   wide_vectors() for 512-bit loops
     _parallel.py   the batch in row chunks, one thread each, BLAS at 1 thread
 
 Numba's on-disk cache (`cache=True`, in this folder's __pycache__) is keyed on
 each file's own source: after editing a shared helper (_math.py, _sequence.py,
-_blas.py), delete the cached `*.nbi`/`*.nbc` files, or the cell files keep
+_blas.py, _packed.py, _vectors.py), delete the cached `*.nbi`/`*.nbc` files, or the cell files keep
 running the helpers they were compiled with.
 
 Every loop is `@njit(cache=True)` without fastmath: float32 results stay within
@@ -45,7 +49,8 @@ __all__ = [
 _KERNELS = {"lstm_forward": "lstm", "lstm_backward": "lstm", "gru_forward": "gru",
             "gru_backward": "gru", "simple_rnn_forward": "simple_rnn",
             "simple_rnn_backward": "simple_rnn"}
-_SUBMODULES = ("lstm", "gru", "simple_rnn", "_math", "_blas", "_parallel", "_sequence")
+_SUBMODULES = ("lstm", "gru", "simple_rnn", "_math", "_blas", "_packed", "_parallel",
+               "_sequence", "_vectors")
 
 
 def __getattr__(name):
