@@ -20,8 +20,8 @@ time loops over one chunk of batch rows. They share:
 
 Numba's on-disk cache (`cache=True`, in this folder's __pycache__) is keyed on
 each file's own source: after editing a shared helper (_math.py, _sequence.py,
-_blas.py, _packed.py, _vectors.py), delete the cached `*.nbi`/`*.nbc` files, or the cell files keep
-running the helpers they were compiled with.
+_blas.py, _packed.py, _vectors.py), delete the cached `*.nbi`/`*.nbc` files,
+or the cell files keep running the helpers they were compiled with.
 
 Every loop is `@njit(cache=True)` without fastmath: float32 results stay within
 1e-5 and float64 within 1e-10 of the reference. Absent masks travel as arrays
