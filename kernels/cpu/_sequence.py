@@ -50,12 +50,13 @@ def mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask):
     return mask, dropout_mask, recurrent_dropout_mask
 
 
-def recurrent_panels(weight, masks):
+def recurrent_panels(weight, masks, blas_threads):
     """The per-step weight packed once for all steps (_packed.py), or no panels (BLAS)
-    when recurrent dropout masks are on (their products go block by block) or the
-    shape or CPU does not suit. weight: recurrent_kernel[:, :columns] forwards, its
-    transpose backwards."""
-    return pack(weight if masks.shape[0] == 0 else weight[:0])
+    when recurrent dropout masks are on (their products go block by block), when
+    BLAS's own threads should split each product (blas_threads: a large problem in
+    one chunk, _parallel.blas_splits_steps), or when the shape or CPU does not suit.
+    weight: recurrent_kernel[:, :columns] forwards, its transpose backwards."""
+    return pack(weight if masks.shape[0] == 0 and not blas_threads else weight[:0])
 
 
 def scratch(masks, B, T, D, dtype):

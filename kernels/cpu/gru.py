@@ -35,7 +35,7 @@ from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
 from ._blas import gemm
 from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import run_chunks, total
+from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
     check_float_type,
     column_sums,
@@ -91,7 +91,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     hs = np.empty((B, T, H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 3)
     # reset_after multiplies h_prev by all three blocks, reset before by z and r only
-    panels = recurrent_panels(recurrent_kernel[:, :(3 if reset_after else 2) * H], masks[2])
+    panels = recurrent_panels(recurrent_kernel[:, :(3 if reset_after else 2) * H], masks[2],
+                              blas_splits_steps(B, T, I, H, 3, chunks))
     if not cache:
         args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, CODES[activation],
                 CODES[recurrent_activation], reset_after, go_backwards,
@@ -142,7 +143,8 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     chunks = _num_chunks(B, T, I, H, 3)
     dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)  # per chunk, then summed
     columns = (3 if reset_after else 2) * H  # the blocks whose product is recurrent_product's
-    panels = recurrent_panels(cache.recurrent_kernel[:, :columns].T, masks[2])
+    panels = recurrent_panels(cache.recurrent_kernel[:, :columns].T, masks[2],
+                              blas_splits_steps(B, T, I, H, 3, chunks))
     args = (dhs, dh, cache.h0, cache.recurrent_kernel, panels, *masks, cache.hs, cache.gates,
             recurrent_h, dz, dzh, hp, CODES[cache.activation], CODES[cache.recurrent_activation],
             reset_after, cache.go_backwards)

@@ -49,7 +49,7 @@ from ..activations import CODES
 from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
 from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import run_chunks, total
+from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
     check_float_type,
     column_sums,
@@ -105,7 +105,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
     cs, act_cs = np.empty((rows, T, H), x.dtype), np.empty((rows, T, H), x.dtype)
     gates = np.empty((rows, T, 4 * H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 4)
-    panels = recurrent_panels(recurrent_kernel, masks[2])
+    panels = recurrent_panels(recurrent_kernel, masks[2],
+                              blas_splits_steps(B, T, I, H, 4, chunks))
     args = (x, h0, c0, kernel, recurrent_kernel, panels, bias, *masks, hs, c_last, cs, act_cs,
             gates, CODES[activation], CODES[recurrent_activation], go_backwards,
             steps_per_block(-(-B // chunks), T, 4 * H))
@@ -151,7 +152,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
     dbias = np.empty((chunks, 4 * H), dtype)  # one partial sum per chunk, then the sum
-    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2])
+    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
+                              blas_splits_steps(B, T, I, H, 4, chunks))
     args = (dhs, dh, dc, cache.h0, cache.c0, cache.recurrent_kernel, panels, *masks, cache.hs,
             cache.cs, cache.act_cs, cache.gates, dz, hp, CODES[cache.activation],
             CODES[cache.recurrent_activation], cache.go_backwards)

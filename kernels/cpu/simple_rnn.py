@@ -24,7 +24,7 @@ from ..activations import CODES
 from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
 from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import run_chunks, total
+from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
     check_float_type,
     column_sums,
@@ -73,7 +73,8 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
     hs = np.empty((B, T, H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 1)
-    panels = recurrent_panels(recurrent_kernel, masks[2])
+    panels = recurrent_panels(recurrent_kernel, masks[2],
+                              blas_splits_steps(B, T, I, H, 1, chunks))
     if not cache:
         args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, CODES[activation],
                 go_backwards, steps_per_block(-(-B // chunks), T, H))
@@ -117,7 +118,8 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
     dbias = np.empty((chunks, H), dtype)  # one partial sum per chunk, then the sum
-    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2])
+    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
+                              blas_splits_steps(B, T, I, H, 1, chunks))
     args = (dhs, dh, cache.h0, cache.recurrent_kernel, panels, *masks, cache.hs, da, hp,
             CODES[cache.activation], cache.go_backwards)
     run_chunks(_backward_rows, B, chunks, args, (dbias,))
