@@ -446,6 +446,11 @@ def test_numba_chunk_count_and_blas_threads_restored():
     assert cpu._num_chunks(1, 5, 1, 32) == 1  # W4
     assert cpu._num_chunks(64, 50, 32, 128) == min(numba.get_num_threads(), 4)  # W1
     assert cpu._num_chunks(16, 50, 32, 512) == 1  # chunks too thin for the weights' size
+    # ... whose per-step products then go to BLAS's threads, not to the packed tiles
+    many = numba.get_num_threads() > 1
+    assert cpu.blas_splits_steps(16, 50, 32, 512, 4, 1) == many
+    assert not cpu.blas_splits_steps(64, 50, 32, 128, 4, 2)  # two chunks: a thread each
+    assert not cpu.blas_splits_steps(1, 5, 1, 32, 4, 1)  # W4: too small to split
     # A problem big enough to split on its own; BLAS pools come back as they were.
     assert cpu._num_chunks(64, 8, 8, 32) == min(numba.get_num_threads(), 8)
     before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
