@@ -402,9 +402,8 @@ NUMBA_ONLY = pytest.mark.skipif(
 def test_numba_batch_split_matches_reference(
     monkeypatch, dtype, activation, recurrent_activation, go_backwards, chunks
 ):
-    """The parallel path (rows in chunks, one per thread, for the steps and then for
-    the products over all steps, partial weight gradients summed after) against the
-    reference, with uneven chunks and missing upstream."""
+    """The parallel path (rows in chunks, one per thread, partial weight gradients
+    summed after) against the reference, with uneven chunks and missing upstream."""
     cpu = kernels.get("numba").lstm  # the private names live in the cell module
     monkeypatch.setattr(cpu, "_num_chunks", lambda *shape: chunks)
     calls = []
@@ -428,8 +427,7 @@ def test_numba_batch_split_matches_reference(
             ("hs", "cs") + GRADIENTS, (*got[:2], *got_grads), (*expected[:2], *expected_grads)
         ):
             _assert_close(name, value, reference_value, TOLERANCES[dtype])
-    assert calls == [("_forward_rows", chunks), ("_backward_rows", chunks),
-                     ("gradients_of_products", chunks)] * 2
+    assert calls == [("_forward_rows", chunks), ("_backward_rows", chunks)] * 2
     # Each chunk's work is fixed by its rows, so a repeat is bit-identical.
     again = _run("numba", arrays, upstream, **options)
     for a, b in zip((*got[:2], *got_grads), (*again[1][:2], *again[3])):

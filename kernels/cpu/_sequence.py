@@ -280,12 +280,12 @@ def gradients_of_products(lo, hi, x, hp, dz, kernel, dropout_mask, recurrent_dro
     """The three products after the backward steps, for rows lo:hi and all steps.
 
     dkernel = Σ (x * m)ᵀ dz and drecurrent_kernel = Σ (h_prev * m)ᵀ dz (this
-    chunk's partial sums), and dx = dz kernelᵀ (masked), one GEMM each. The
-    wrappers run it in the row chunks (run_chunks), BLAS at one thread, like
-    every other product. One product over all rows with BLAS's own threads
+    chunk's partial sums), and dx = dz kernelᵀ (masked), one GEMM each, at
+    the end of each chunk's backward loop, BLAS at one thread like every
+    other product. (One product over all rows with BLAS's own threads
     measured faster alone, but OpenBLAS's worker thread then spins on the
-    other core for a while, and the next call's chunks ran half as fast
-    (W1 fit: 0.55 to 0.85 s/epoch).
+    other core for a while, and the next call's chunks ran half as fast:
+    W1 fit 0.55 to 0.85 s/epoch.)
 
     x: [B, T, I]; hp: [B, T, H] h_prev of every step; dz: [B, T, G*H];
     kernel: [I, G*H]; masks as mask_arrays gives them; dx: [B, T, I] or

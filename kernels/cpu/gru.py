@@ -141,20 +141,16 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 3)
-    dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)  # per chunk, then summed
+    dkernel = np.empty((chunks, I, 3 * H), dtype)
+    drecurrent_kernel = np.empty((chunks, H, 3 * H), dtype)
+    dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)
     columns = (3 if reset_after else 2) * H  # the blocks whose product is recurrent_product's
     panels = recurrent_panels(cache.recurrent_kernel[:, :columns].T, masks[2],
                               blas_splits_steps(B, T, I, H, 3, chunks))
-    args = (dhs, dh, cache.h0, cache.recurrent_kernel, panels, *masks, cache.hs, cache.gates,
-            recurrent_h, dz, dzh, hp, CODES[cache.activation], CODES[cache.recurrent_activation],
-            reset_after, cache.go_backwards)
-    run_chunks(_backward_rows, B, chunks, args, (dbias,))
-    # the products over all steps, in the same chunks: per-chunk partial sums
-    dkernel = np.empty((chunks, I, 3 * H), dtype)
-    drecurrent_kernel = np.empty((chunks, H, 3 * H), dtype)
-    run_chunks(_gradients_of_products, B, chunks,
-               (x, hp, dz, dzh, cache.kernel, cache.gates, *masks[1:], dx, xm, hm, reset_after),
-               (dkernel, drecurrent_kernel))
+    args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, panels, *masks,
+            cache.hs, cache.gates, recurrent_h, dz, dzh, hp, xm, hm, dx, CODES[cache.activation],
+            CODES[cache.recurrent_activation], reset_after, cache.go_backwards)
+    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     dbias = total(dbias)
     return ((dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel),
             dbias if reset_after else dbias[0])
@@ -323,24 +319,25 @@ def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, gates, recurrent_h, dz, dzh, hp, act_code,
-                   rec_code, reset_after, reverse, dbias):
+def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mask, dropout_mask,
+                   recurrent_dropout_mask, hs, gates, recurrent_h, dz, dzh, hp, xm, hm, dx,
+                   act_code, rec_code, reset_after, reverse, dkernel, drecurrent_kernel, dbias):
     """The reversed steps of reference.gru_backward for batch rows lo:hi.
-
-    The products over all steps (dkernel, drecurrent_kernel, dx) come after,
-    in the same chunks (_gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
-        h0 ... recurrent_h: from the cache (layouts as gru_forward's), only read.
-        dz: [B, T, 3H] output, dL/d(x-projection) of every step (input order);
-            dzh: [B, T, 3H] output, dL/d(recurrent product) when reset_after.
-        hp: [B, T, H] output, h_prev of every step (input order).
+        x ... recurrent_h: from the cache (layouts as gru_forward's), only read;
+            panels: the transposed blocks of recurrent_product, packed.
+        dz: [B, T, 3H] scratch, dL/d(x-projection) of every step (input order);
+            dzh: [B, T, 3H] scratch, dL/d(recurrent product) when reset_after.
+        hp: [B, T, H] scratch, h_prev of every step (input order).
+        xm, hm: scratch for masked operands (empty without the matching mask).
+        dx: [B, T, I] output (input order).
         act_code, rec_code, reset_after, reverse: as in the forward.
-        dbias [1 or 2, 3H]: this chunk's sums, overwritten.
+        dkernel [I, 3H], drecurrent_kernel [H, 3H], dbias [1 or 2, 3H]: this
+            chunk's sums, overwritten.
     """
     wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
@@ -388,7 +385,11 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_
                 scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
         recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel, panels,
                                    recurrent_dropout_mask, 2 * H, dh[lo:hi], tmp)
+    # Σ over the chunk's rows and all steps, one matmul per weight
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
+    _gradients_of_products(lo, hi, x, hp, dz, dzh, kernel, gates, dropout_mask,
+                           recurrent_dropout_mask, dx, xm, hm, reset_after, dkernel,
+                           drecurrent_kernel)
     column_sums(lo, hi, dz, dbias[0])
     if reset_after:
         column_sums(lo, hi, dzh, dbias[1])
@@ -400,7 +401,7 @@ def _gradients_of_products(lo, hi, x, hp, dz, dzh, kernel, gates, dropout_mask,
                            drecurrent_kernel):
     """dkernel, drecurrent_kernel (this chunk's partial sums) and dx for rows lo:hi
     over all steps, one GEMM per weight (per block with per-gate masks); as
-    _sequence.gradients_of_products, which says why in the chunks.
+    _sequence.gradients_of_products.
 
     hp: [B, T, H] h_prev of every step; without reset_after its rows lo:hi are
     overwritten with r * h_prev * m_h, the operand of the candidate block's product.

@@ -151,19 +151,16 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
-    dbias = np.empty((chunks, 4 * H), dtype)  # one partial sum per chunk, then the sum
-    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
-                              blas_splits_steps(B, T, I, H, 4, chunks))
-    args = (dhs, dh, dc, cache.h0, cache.c0, cache.recurrent_kernel, panels, *masks, cache.hs,
-            cache.cs, cache.act_cs, cache.gates, dz, hp, CODES[cache.activation],
-            CODES[cache.recurrent_activation], cache.go_backwards)
-    run_chunks(_backward_rows, B, chunks, args, (dbias,))
-    # the products over all steps, in the same chunks: per-chunk partial sums
+    # One partial sum per chunk (no two threads add into one buffer), then the sum.
     dkernel = np.empty((chunks, I, 4 * H), dtype)
     drecurrent_kernel = np.empty((chunks, H, 4 * H), dtype)
-    run_chunks(gradients_of_products, B, chunks,
-               (x, hp, dz, cache.kernel, masks[1], masks[2], dx, xm, hm),
-               (dkernel, drecurrent_kernel))
+    dbias = np.empty((chunks, 4 * H), dtype)
+    panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
+                              blas_splits_steps(B, T, I, H, 4, chunks))
+    args = (dhs, dh, dc, x, cache.h0, cache.c0, cache.kernel, cache.recurrent_kernel, panels,
+            *masks, cache.hs, cache.cs, cache.act_cs, cache.gates, dz, hp, xm, hm, dx,
+            CODES[cache.activation], CODES[cache.recurrent_activation], cache.go_backwards)
+    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     return ((dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel),
             total(dbias))
 
@@ -255,30 +252,31 @@ def _cell_forward(z, bias, y, c, h, act_c, act_code, rec_code):
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, panels, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, cs, act_cs, gates, dz, hp, act_code, rec_code,
-                   reverse, dbias):
+def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, panels, mask,
+                   dropout_mask, recurrent_dropout_mask, hs, cs, act_cs, gates, dz, hp, xm, hm,
+                   dx, act_code, rec_code, reverse, dkernel, drecurrent_kernel, dbias):
     """The reversed steps of reference.lstm_backward for batch rows lo:hi.
-
-    The products over all steps (dkernel, drecurrent_kernel, dx) come after,
-    in the same chunks (_sequence.gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh, dc: [B, H] dh_last and dc_last on entry, dh0 and dc0 on return
             (rows lo:hi updated in place: pass arrays the caller owns).
-        h0 ... gates: from the cache (layouts as lstm_forward's), only read;
+        x ... gates: from the cache (layouts as lstm_forward's), only read;
             panels: recurrent_kernelᵀ packed (recurrent_panels).
-        dz: [B, T, 4H], hp: [B, T, H] outputs, input order: dL/dz and h_prev
-            of every step, the operands of the products that follow.
+        dz: [B, T, 4H], hp: [B, T, H] scratch, input order (dL/dz and h_prev of
+            every step: the operands of the products over all steps).
+        xm, hm: [B, T, I] and [B, T, H] scratch for masked operands (empty
+            without the matching dropout mask).
+        dx: [B, T, I] output, rows lo:hi written (input order).
         act_code, rec_code: activation codes. reverse: go_backwards.
-        dbias: [4H] this chunk's sum, overwritten.
+        dkernel [I, 4H], drecurrent_kernel [H, 4H], dbias [4H]: this chunk's
+            sums, overwritten.
     """
     wide_vectors()
-    T, H = hs.shape[1], hs.shape[2]
-    tmp = np.empty((hi - lo, H), hs.dtype)  # one block's recurrent product, one step
-    dc_act = np.empty(H, hs.dtype)  # dh * o * act'(c_t) of one row
+    T, H = x.shape[1], hs.shape[2]
+    tmp = np.empty((hi - lo, H), x.dtype)  # one block's recurrent product, one step
+    dc_act = np.empty(H, x.dtype)  # dh * o * act'(c_t) of one row
     for t in range(T - 1, -1, -1):
         t_in = T - 1 - t if reverse else t
         for b in range(lo, hi):
@@ -296,7 +294,10 @@ def _backward_rows(lo, hi, dhs, dh, dc, h0, c0, recurrent_kernel, panels, mask, 
         # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
         recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel, panels,
                                    recurrent_dropout_mask, 4 * H, dh[lo:hi], tmp)
+    # Σ_t x_tᵀ·dz_t (and h_prevᵀ·dz_t) as one matmul over the chunk's rows and steps
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
+    gradients_of_products(lo, hi, x, hp, dz, kernel, dropout_mask, recurrent_dropout_mask, dx, xm,
+                          hm, dkernel, drecurrent_kernel)
     column_sums(lo, hi, dz, dbias)
 
 

@@ -117,17 +117,14 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
-    dbias = np.empty((chunks, H), dtype)  # one partial sum per chunk, then the sum
+    dkernel = np.empty((chunks, I, H), dtype)
+    drecurrent_kernel = np.empty((chunks, H, H), dtype)
+    dbias = np.empty((chunks, H), dtype)
     panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
-    args = (dhs, dh, cache.h0, cache.recurrent_kernel, panels, *masks, cache.hs, da, hp,
-            CODES[cache.activation], cache.go_backwards)
-    run_chunks(_backward_rows, B, chunks, args, (dbias,))
-    # the products over all steps, in the same chunks: per-chunk partial sums
-    dkernel, drecurrent_kernel = np.empty((chunks, I, H), dtype), np.empty((chunks, H, H), dtype)
-    run_chunks(gradients_of_products, B, chunks,
-               (x, hp, da, cache.kernel, masks[1], masks[2], dx, xm, hm),
-               (dkernel, drecurrent_kernel))
+    args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, panels, *masks, cache.hs,
+            da, hp, xm, hm, dx, CODES[cache.activation], cache.go_backwards)
+    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     return (dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel), total(dbias)
 
 
@@ -206,22 +203,22 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask,
 
 
 @jit
-def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, da, hp, act_code, reverse, dbias):
+def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mask, dropout_mask,
+                   recurrent_dropout_mask, hs, da, hp, xm, hm, dx, act_code, reverse, dkernel,
+                   drecurrent_kernel, dbias):
     """The reversed steps of reference.simple_rnn_backward for batch rows lo:hi.
-
-    The products over all steps (dkernel, drecurrent_kernel, dx) come after,
-    in the same chunks (_sequence.gradients_of_products).
 
     Args:
         lo, hi: the rows of this chunk.
         dhs: [B, T, H] upstream gradients, or [0, T, H] for none.
         dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
-        h0 ... hs: from the cache (layouts as simple_rnn_forward's), only read;
+        x ... hs: from the cache (layouts as simple_rnn_forward's), only read;
             panels: recurrent_kernelᵀ packed (_sequence.recurrent_panels).
-        da: [B, T, H], hp: [B, T, H] outputs, dL/da and h_prev of every step
-            (input order). act_code, reverse: as forward.
-        dbias: [H] this chunk's sum, overwritten.
+        da: [B, T, H], hp: [B, T, H] scratch, dL/da and h_prev of every step
+            (input order). xm, hm: scratch for masked operands.
+        dx: [B, T, I] output (input order). act_code, reverse: as forward.
+        dkernel [I, H], drecurrent_kernel [H, H], dbias [H]: this chunk's
+            sums, overwritten.
     """
     wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
@@ -243,5 +240,8 @@ def _backward_rows(lo, hi, dhs, dh, h0, recurrent_kernel, panels, mask, dropout_
         # a = x_t @ kernel + bias + (h_prev * m) @ recurrent_kernel
         recurrent_product_backward(da[lo:hi, t_in], lo, recurrent_kernel, panels,
                                    recurrent_dropout_mask, H, dh[lo:hi], tmp)
+    # Σ over the chunk's rows and all steps, one matmul per weight
     gather_h_prev(lo, hi, hs, h0, reverse, hp)
+    gradients_of_products(lo, hi, x, hp, da, kernel, dropout_mask, recurrent_dropout_mask, dx, xm,
+                          hm, dkernel, drecurrent_kernel)
     column_sums(lo, hi, da, dbias)
