@@ -64,15 +64,15 @@ def scratch(masks, B, T, D, dtype):
     return np.empty((B if masks.shape[0] else 0, T, D), dtype)
 
 
-# The inference loops keep the gates of a few steps at a time: at most this many
-# steps and about this many bytes, which stay in a core's L2 cache along with the
-# recurrent GEMM's operands.
+# The block loops (every forward-only loop, and the LSTM's training forward too) keep
+# the gates of a few steps at a time: at most this many steps and about this many
+# bytes, which stay in a core's L2 cache along with the recurrent GEMM's operands.
 _BLOCK_STEPS = 16
 _BLOCK_BYTES = 1 << 20
 
 
 def steps_per_block(rows, T, columns, itemsize=4):
-    """Steps whose gates ([steps, rows, columns]) an inference loop projects at once."""
+    """Steps whose gates ([steps, rows, columns]) a block loop projects at once."""
     return max(1, min(T, _BLOCK_STEPS, _BLOCK_BYTES // max(1, rows * columns * itemsize)))
 
 

@@ -257,7 +257,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask,
                     block):
     """_forward_rows without a cache: the gates of `block` steps at a time, time-major.
 
-    As lstm._inference_rows: one input-projection GEMM per block of steps into a
+    As lstm._forward_rows: one input-projection GEMM per block of steps into a
     small buffer that stays in cache, then the steps of _forward_rows on it.
     hs: [B, T, H] written (processing order).
     """

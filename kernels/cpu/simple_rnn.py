@@ -174,7 +174,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask,
                     recurrent_dropout_mask, hs, act_code, reverse, block):
     """_forward_rows with a_t for `block` steps at a time in a small time-major buffer.
 
-    As lstm._inference_rows. hs: [B, T, H] written (processing order).
+    As lstm._forward_rows without a cache. hs: [B, T, H] written (processing order).
     """
     wide_vectors()
     T, H = x.shape[1], hs.shape[2]
@@ -189,8 +189,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask,
             t_in = T - 1 - t if reverse else t
             h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
             recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, H,
-                              zb[s],
-                              hm, 1.0)
+                              zb[s], hm, 1.0)
             for b in range(lo, hi):
                 if keep(mask, b, t_in):
                     a = zb[s, b - lo]
