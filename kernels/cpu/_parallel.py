@@ -33,9 +33,14 @@ _LOCK = threading.Lock()  # one split call at a time: each uses every core
 _POOL = []  # the worker threads and the threadpoolctl controller, made on the first split
 
 
+def _too_small_to_split(B, T, I, H, gates):
+    """True below _MIN_PARALLEL_WORK multiply-adds per sequence."""
+    return B * T * (I + H) * gates * H < _MIN_PARALLEL_WORK
+
+
 def num_chunks(B, T, I, H, gates=4):
     """How many row chunks to run at once: 1 (no thread started) for small problems."""
-    if B * T * (I + H) * gates * H < _MIN_PARALLEL_WORK:
+    if _too_small_to_split(B, T, I, H, gates):
         return 1
     from numba import get_num_threads
 
@@ -49,7 +54,7 @@ def blas_splits_steps(B, T, I, H, gates, chunks):
     rather than to the single-threaded packed tiles (_packed.py). Measured on 2
     cores, LSTM forward + backward: B=64, H=512 103 ms with BLAS's threads against
     112 packed; B=32, H=256 a tie; B=16, H=128 10.1 against 8.6 (the one loss)."""
-    if chunks != 1 or B * T * (I + H) * gates * H < _MIN_PARALLEL_WORK:
+    if chunks != 1 or _too_small_to_split(B, T, I, H, gates):
         return False
     from numba import get_num_threads
 
