@@ -160,6 +160,12 @@ class Loss:
         """dL/dy_pred of `self(y_true, y_pred)`, with y_pred's shape and dtype."""
         raise NotImplementedError(f"Loss {self.name!r} does not implement `gradient`.")
 
+    def value_and_gradient(self, y_true, y_pred):
+        """`(self(y_true, y_pred), self.gradient(y_true, y_pred))`, what a training step
+        needs; a loss whose value and gradient share work overrides it to check and
+        standardize the targets once."""
+        return self(y_true, y_pred), self.gradient(y_true, y_pred)
+
     def check_targets(self, y_true_shape, y_pred_shape, y_true=None):
         """Raises ValueError, saying how to fix it, if targets of this shape cannot fit y_pred."""
         t, p = _same_rank_shapes(y_true_shape, y_pred_shape)
@@ -204,6 +210,13 @@ class MeanSquaredError(Loss):
     def gradient(self, y_true, y_pred):
         _, y_true, p = self._prepare(y_true, y_pred)
         return (2 * (p - y_true) / p.size).reshape(np.shape(y_pred))
+
+    def value_and_gradient(self, y_true, y_pred):
+        # The same operations as __call__ and gradient, on one prepared pair.
+        xp, y_true, p = self._prepare(y_true, y_pred)
+        error = p - y_true  # (y_true - p)² is the same number
+        value = xp.asarray(xp.mean(xp.square(error), axis=-1).mean())
+        return value, (2 * error / p.size).reshape(np.shape(y_pred))
 
 
 class MeanAbsoluteError(Loss):

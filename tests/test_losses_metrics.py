@@ -156,6 +156,19 @@ def test_gradient_matches_finite_differences(loss_class, formula, y_true, y_pred
     check_gradient(loss_class(), y_true, y_pred, step)
 
 
+@pytest.mark.parametrize("loss_class, formula, y_true, y_pred", CASES, ids=CASE_IDS)
+def test_value_and_gradient_is_the_value_and_the_gradient(loss_class, formula, y_true, y_pred):
+    # A training step asks for both at once (MSE shares the error between them): the same
+    # bits as the two separate calls, in float32, for targets of y_pred's rank or one less.
+    loss = loss_class()
+    p = np.asarray(y_pred, np.float32)
+    for t in (y_true, np.asarray(y_true)[..., 0] if np.shape(y_true)[-1] == 1 else y_true):
+        value, grad = loss.value_and_gradient(t, p)
+        assert value.dtype == grad.dtype == np.float32 and grad.shape == p.shape
+        np.testing.assert_array_equal(value, loss(t, p))
+        np.testing.assert_array_equal(grad, loss.gradient(t, p))
+
+
 def test_binary_crossentropy_gradient_at_the_clip_edges():
     # clipped (gradient 0), just inside each edge, and ordinary values; no exact ties with eps
     p = np.array([[1e-9], [3e-7], [0.3], [1 - 3e-7], [1 - 1e-9], [1e-9], [1 - 1e-9], [0.7]])

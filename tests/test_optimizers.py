@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from minilstm import backend, optimizers
+from minilstm import backend, kernels, optimizers
+from minilstm.kernels import _module as _kernel_module
 from minilstm.layers import LSTM, Dense
 from minilstm.models import Sequential
 from minilstm.optimizers import SGD, Adam, Optimizer, RMSprop
@@ -81,8 +82,29 @@ def test_sgd_matches_formula(kwargs):
     )
 
 
+_NUMBA = _kernel_module("numba")
+# Adam's update runs as NumPy formulas, or fused in one compiled loop once the numba
+# kernel set is loaded in the process (kernels/cpu/adam.py); both paths are tested.
+ADAM_PATHS = [
+    pytest.param("numpy", id="numpy-update"),
+    pytest.param("compiled", id="compiled-update", marks=pytest.mark.skipif(
+        not _NUMBA.is_available(), reason=_NUMBA.unavailable_reason())),
+]
+
+
+@pytest.fixture(params=ADAM_PATHS)
+def adam_path(request, monkeypatch):
+    """Runs the test with Adam's NumPy update or with its compiled twin."""
+    if request.param == "compiled":
+        kernels.get("numba")  # loaded: optimizers._compiled_step finds it
+        assert optimizers._compiled_step("adam") is not None
+    else:
+        monkeypatch.setattr(optimizers, "_compiled_step", lambda name: None)
+    return request.param
+
+
 @pytest.mark.parametrize("amsgrad", [False, True], ids=["plain", "amsgrad"])
-def test_adam_matches_formula(amsgrad):
+def test_adam_matches_formula(amsgrad, adam_path):
     optimizer = Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.95, epsilon=1e-6, amsgrad=amsgrad)
     expected = adam_expected(0.01, 0.8, 0.95, 1e-6, amsgrad=amsgrad)
     np.testing.assert_allclose(run(optimizer), expected, rtol=0, atol=1e-12)
@@ -354,3 +376,55 @@ def test_no_warning_for_plain_construction():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SGD(), Adam(), RMSprop()
+
+
+@pytest.mark.skipif(not _NUMBA.is_available(), reason=_NUMBA.unavailable_reason())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("amsgrad", [False, True], ids=["plain", "amsgrad"])
+def test_compiled_adam_is_bit_for_bit_the_numpy_update(dtype, amsgrad, monkeypatch):
+    """The fused loop makes NumPy's operations in NumPy's order and dtype: equal bits,
+    weights and slots, over steps whose gradients shrink (amsgrad's v_hat matters), for
+    weights of several shapes, a NaN gradient entry included (it must spread the same)."""
+    kernels.get("numba")
+    rng = np.random.default_rng(7)
+    shapes = [(3, 17), (40,), (1,), (2, 3, 5)]
+    weights = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[(rng.standard_normal(s) * 0.5 ** step).astype(dtype) for s in shapes]
+             for step in range(5)]
+    grads[3][1][4] = np.nan
+
+    def train(compiled):
+        if not compiled:
+            monkeypatch.setattr(optimizers, "_compiled_step", lambda name: None)
+        optimizer = Adam(learning_rate=0.003, beta_1=0.85, beta_2=0.99, amsgrad=amsgrad)
+        ws = [w.copy() for w in weights]
+        for step in grads:
+            optimizer.apply_gradients(list(zip(step, ws)))
+        monkeypatch.undo()
+        return ws + optimizer.variables
+
+    compiled, numpy_update = train(True), train(False)
+    assert len(compiled) == len(numpy_update) == len(shapes) * (4 if amsgrad else 3)
+    for a, b in zip(compiled, numpy_update):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a, b)  # NaN where NumPy has NaN, equal bits elsewhere
+    assert np.isnan(compiled[1][4]) and not np.isnan(compiled[1][3])
+
+
+@pytest.mark.skipif(not _NUMBA.is_available(), reason=_NUMBA.unavailable_reason())
+def test_compiled_adam_leaves_other_arrays_to_numpy():
+    """A weight the loop cannot take (not C-contiguous, or not float32/64) still steps,
+    through the NumPy formulas."""
+    kernels.get("numba")
+    from minilstm.kernels.cpu.adam import can_update
+
+    fortran = np.asfortranarray(W0)
+    assert not can_update(fortran, GRADS[0]) and not can_update(W0.astype(np.float16), GRADS[0])
+    assert can_update(W0.copy(), GRADS[0])
+    w = fortran.copy(order="F")
+    for g in GRADS:
+        Adam(learning_rate=0.01).apply_gradients([(g, w)])
+    one_step_each = W0.copy()
+    for g in GRADS:
+        Adam(learning_rate=0.01).apply_gradients([(g, one_step_each)])
+    np.testing.assert_array_equal(w, one_step_each)

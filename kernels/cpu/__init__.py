@@ -18,6 +18,9 @@ time loops over one chunk of batch rows. They share:
                    wide_vectors() for 512-bit loops
     _parallel.py   the batch in row chunks, one thread each, BLAS at 1 thread
 
+and one loop outside the cells: adam.py, Adam's update of a weight in one
+compiled pass, which minilstm.optimizers.Adam calls once this set is loaded.
+
 Numba's on-disk cache (`cache=True`, in this folder's __pycache__) is keyed on
 each file's own source: after editing a shared helper (_math.py, _sequence.py,
 _blas.py, _packed.py, _vectors.py), delete the cached `*.nbi`/`*.nbc` files,

@@ -50,7 +50,7 @@ def weighted_loss(loss, y, p, sample_weight=None, mask=None, gradient=False):
         dL/dp = (d mean(v)/dp) · w · N / D      (mean(v) is what loss.gradient differentiates)
     """
     if sample_weight is None and mask is None:
-        return loss(y, p), (loss.gradient(y, p) if gradient else None)
+        return loss.value_and_gradient(y, p) if gradient else (loss(y, p), None)
     xp = get_array_module(p)
     values = xp.asarray(loss.call(y, p))
     weight = xp.ones(values.shape, dtype=values.dtype)
