@@ -10,8 +10,10 @@ tanh 1-y², ...), so the caches keep activated gates and no pre-activations.
 
 exp and tanh are written out (`_exp_f32`, `_tanh_f64`, ...) instead of calling
 libm, because a libm call stops LLVM from vectorising a loop (about 20x slower).
-They are the Cephes polynomials, within 2 ulp of NumPy's. No `fastmath`:
-results stay within 1e-5 (float32) and 1e-10 (float64) of the reference.
+They are the Cephes polynomials, within 2 ulp of NumPy's, evaluated with
+`muladd` (one rounding per multiply-add where the CPU has FMA, which LLVM
+never uses on its own without fastmath). No `fastmath`: results stay within
+1e-5 (float32) and 1e-10 (float64) of the reference.
 Under `NUMBA_DISABLE_JIT=1`, `_exp` and `_tanh` are NumPy's.
 """
 
@@ -22,6 +24,7 @@ import numpy as np
 from ..activations import CODES
 
 try:
+    from llvmlite import ir
     from numba import njit, types
     from numba.extending import intrinsic, overload
 
@@ -71,6 +74,34 @@ def _prefer_512_bit_vectors(typingctx):
 @overload(wide_vectors, jit_options=_overload_options, inline="always")
 def _wide_vectors_typed():
     return lambda: _prefer_512_bit_vectors()
+
+
+def muladd(a, b, c):
+    """a * b + c, as one fused multiply-add where the CPU has FMA (no-op rewrite in Python).
+
+    LLVM never fuses a multiply and an add on its own without fastmath, and
+    the polynomials below are chains of them: fused, sigmoid and tanh rows run
+    about 30% faster. A fused step rounds once instead of twice, so results are
+    as accurate or more; on a CPU without FMA it is the plain multiply and add.
+    """
+    return a * b + c
+
+
+@intrinsic
+def _fmuladd(typingctx, a, b, c):
+    def codegen(context, builder, signature, args):
+        value = args[0].type
+        function = builder.module.declare_intrinsic(
+            "llvm.fmuladd", [value], ir.FunctionType(value, [value] * 3))
+        return builder.call(function, args)
+
+    return a(a, b, c), codegen
+
+
+@overload(muladd, jit_options=_overload_options, inline="always")
+def _muladd_typed(a, b, c):
+    if a == b == c and isinstance(a, types.Float):
+        return lambda a, b, c: _fmuladd(a, b, c)
 
 
 LINEAR = CODES["linear"]
@@ -168,15 +199,16 @@ def _exp_f32(x):
     # exp(x) = 2^n · exp(r), n = round(x / ln 2), |r| <= ln2 / 2, exp(r) by a polynomial.
     f = np.float32
     x = min(max(x, f(-103.972)), f(88.7228))  # beyond these, 0 and inf
-    n = np.floor(x * f(1.44269504088896341) + f(0.5))
-    r = x - n * f(0.693359375) - n * f(-2.12194440e-4)  # ln 2 in two parts: exact n·ln2
+    n = np.floor(muladd(x, f(1.44269504088896341), f(0.5)))
+    r = muladd(n, f(-0.693359375), x)  # x - n·ln 2, ln 2 in two parts: n·ln2 exact
+    r = muladd(n, f(2.12194440e-4), r)
     p = f(1.9875691500e-4)
-    p = p * r + f(1.3981999507e-3)
-    p = p * r + f(8.3334519073e-3)
-    p = p * r + f(4.1665795894e-2)
-    p = p * r + f(1.6666665459e-1)
-    p = p * r + f(5.0000001201e-1)
-    p = p * r * r + r + f(1.0)
+    p = muladd(p, r, f(1.3981999507e-3))
+    p = muladd(p, r, f(8.3334519073e-3))
+    p = muladd(p, r, f(4.1665795894e-2))
+    p = muladd(p, r, f(1.6666665459e-1))
+    p = muladd(p, r, f(5.0000001201e-1))
+    p = muladd(p, r * r, r + f(1.0))
     # 2^n from the exponent bits, in two halves so that subnormal results come out right
     n1 = np.int32(n) >> 1
     n2 = np.int32(n) - n1
@@ -190,18 +222,16 @@ def _exp_f32(x):
 def _exp_f64(x):
     # As _exp_f32, with Cephes's rational approximation of exp(r) for double precision.
     x = min(max(x, -745.2), 709.78)
-    n = np.floor(x * 1.4426950408889634073599 + 0.5)
-    r = x - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6
+    n = np.floor(muladd(x, 1.4426950408889634073599, 0.5))
+    r = muladd(n, -6.93145751953125e-1, x)
+    r = muladd(n, -1.42860682030941723212e-6, r)
     rr = r * r
-    p = r * (
-        (1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr
-        + 9.99999999999999999910e-1
-    )
-    q = (
-        (3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
-        + 2.27265548208155028766e-1
-    ) * rr + 2.00000000000000000009e0
-    p = 1.0 + 2.0 * (p / (q - p))
+    p = muladd(1.26177193074810590878e-4, rr, 3.02994407707441961300e-2)
+    p = r * muladd(p, rr, 9.99999999999999999910e-1)
+    q = muladd(3.00198505138664455042e-6, rr, 2.52448340349684104192e-3)
+    q = muladd(q, rr, 2.27265548208155028766e-1)
+    q = muladd(q, rr, 2.00000000000000000009e0)
+    p = muladd(2.0, p / (q - p), 1.0)
     # round-to-integer by the 1.5·2^52 trick: AVX2 has no vector double -> int64
     k = np.float64(n + 6755399441055744.0).view(np.int64) - np.int64(0x4338000000000000)
     n1 = k >> 1
@@ -218,24 +248,24 @@ def _tanh_f32(x):
     # (1 - 2e/(1 + e) would lose digits to cancellation there).
     f = np.float32
     e = _exp(f(-2.0) * abs(x))
-    large = math.copysign(f(1.0) - f(2.0) * e / (f(1.0) + e), x)
+    large = math.copysign(muladd(f(-2.0), e / (f(1.0) + e), f(1.0)), x)
     z = x * x
     p = f(-5.70498872745e-3)
-    p = p * z + f(2.06390887954e-2)
-    p = p * z - f(5.37397155531e-2)
-    p = p * z + f(1.33314422036e-1)
-    p = p * z - f(3.33332819422e-1)
-    small = p * z * x + x
+    p = muladd(p, z, f(2.06390887954e-2))
+    p = muladd(p, z, f(-5.37397155531e-2))
+    p = muladd(p, z, f(1.33314422036e-1))
+    p = muladd(p, z, f(-3.33332819422e-1))
+    small = muladd(p * z, x, x)
     return large if abs(x) >= f(0.625) else small
 
 
 def _tanh_f64(x):
     e = _exp(-2.0 * abs(x))
-    large = math.copysign(1.0 - 2.0 * e / (1.0 + e), x)
+    large = math.copysign(muladd(-2.0, e / (1.0 + e), 1.0), x)
     z = x * x
-    p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3
-    q = (
-        (z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3
-    ) * z + 4.84406305325125486048e3
-    small = x + x * (z * p / q)
+    p = muladd(-9.64399179425052238628e-1, z, -9.92877231001918586564e1)
+    p = muladd(p, z, -1.61468768441708447952e3)
+    q = muladd(z + 1.12811678491632931402e2, z, 2.23548839060100448583e3)
+    q = muladd(q, z, 4.84406305325125486048e3)
+    small = muladd(x, z * p / q, x)
     return large if abs(x) >= 0.625 else small
