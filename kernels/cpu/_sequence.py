@@ -76,6 +76,18 @@ def steps_per_block(rows, T, columns, itemsize=4):
     return max(1, min(T, _BLOCK_STEPS, _BLOCK_BYTES // max(1, rows * columns * itemsize)))
 
 
+# A backward block's weight-gradient products sum over its steps x rows; at least
+# this many (where T allows) keep those products efficient for thin chunks.
+_MIN_BLOCK_SUM = 256
+
+
+def backward_steps_per_block(rows, T, columns, itemsize=4):
+    """Steps whose dL/dz ([steps, rows, columns]) a backward loop holds at once:
+    as steps_per_block, but at least enough for _MIN_BLOCK_SUM rows per product."""
+    at_least = -(-_MIN_BLOCK_SUM // max(1, rows))
+    return max(steps_per_block(rows, T, columns, itemsize), min(T, _BLOCK_STEPS, at_least))
+
+
 # ----------------------------------------------------------------------------
 # Compiled helpers over rows lo:hi
 # ----------------------------------------------------------------------------
@@ -327,3 +339,137 @@ def gather_h_prev(lo, hi, hs, h0, reverse, hp):
             src, dst = (hs[b, t - 1] if t > 0 else h0[b]), hp[b, t_in]
             for j in range(dst.size):
                 dst[j] = src[j]
+
+
+# ----------------------------------------------------------------------------
+# The products after a block of backward steps (time-major block buffers)
+# ----------------------------------------------------------------------------
+#
+# The backward loops keep dL/dz of a few steps at a time, as the forward keeps
+# z: [steps, rows, G*H] time-major (steps_per_block), and after each block add
+# its share of the weight gradients and write its dx. The block's operands
+# stay in the core's L2 cache, where products over all steps at the end read
+# [B, T, G*H] arrays back from memory that the two cores share.
+
+
+@jit
+def gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb):
+    """hb[s, r] = the h_prev of processing step t0 + s for row lo + r (h0 before step 0).
+
+    hs: [B, T, H] processing order; hb: [>= n, hi-lo, H].
+    """
+    wide_vectors()
+    for s in range(n):
+        t = t0 + s
+        for r in range(hi - lo):
+            src, dst = (hs[lo + r, t - 1] if t > 0 else h0[lo + r]), hb[s, r]
+            for j in range(dst.size):
+                dst[j] = src[j]
+
+
+@jit
+def scatter_steps(lo, hi, xb, t0, n, reverse, x):
+    """x[lo + r, t_in] = xb[s, r] for processing steps t0 .. t0+n-1 (gather_steps undone)."""
+    wide_vectors()
+    T = x.shape[1]
+    for s in range(n):
+        t = t0 + s
+        t_in = T - 1 - t if reverse else t
+        for r in range(hi - lo):
+            src, dst = xb[s, r], x[lo + r, t_in]
+            for i in range(dst.size):
+                dst[i] = src[i]
+
+
+@jit
+def _masked_rows(lo, a, mask, out):
+    """out[s, r] = a[s, r] * mask[lo + r] for [n, rows, D] blocks; mask [B, D]."""
+    wide_vectors()
+    for s in range(a.shape[0]):
+        for r in range(a.shape[1]):
+            src, dst, m = a[s, r], out[s, r], mask[lo + r]
+            for j in range(dst.size):
+                dst[j] = src[j] * m[j]
+
+
+@jit
+def block_weight_gradient(lo, a, masks, dz, dweights, beta, am):
+    """dweights (+)= Σ over the block's steps and rows of (a * m_k)ᵀ @ dz_k, per gate block k.
+
+    a: [n, rows, D] the operand of each step (time-major), dz: [n, rows, G*H];
+    masks: [M, B, D]; dweights: [D, G*H], overwritten when beta is 0, added to
+    when 1; am: [n, rows, D] scratch (used with masks).
+    """
+    n, rows, D = a.shape
+    dz_rows = dz.reshape(n * rows, dz.shape[2])
+    if masks.shape[0] == 0:
+        gemm(a.reshape(n * rows, D).T, dz_rows, dweights, beta)
+        return
+    width = _block_width(masks, dz.shape[2])
+    am_rows = am.reshape(n * rows, D)
+    for c in range(0, dz.shape[2], width):
+        _masked_rows(lo, a, _mask_of(masks, c, width), am)
+        gemm(am_rows.T, dz_rows[:, c:c + width], dweights[:, c:c + width], beta)
+
+
+@jit
+def block_input_gradient(lo, dz, kernel, masks, da, tmp):
+    """da = Σ_k (dz_k @ kernel_kᵀ) * m_k for a block of steps.
+
+    dz: [n, rows, G*H]; kernel: [I, G*H]; masks: [M, B, I]; da, tmp: [n, rows, I].
+    """
+    n, rows, I = da.shape
+    dz_rows, da_rows = dz.reshape(n * rows, dz.shape[2]), da.reshape(n * rows, I)
+    if masks.shape[0] == 0:
+        gemm(dz_rows, kernel.T, da_rows, 0.0)
+        return
+    width = _block_width(masks, kernel.shape[1])
+    for c in range(0, kernel.shape[1], width):
+        gemm(dz_rows[:, c:c + width], kernel[:, c:c + width].T, tmp.reshape(n * rows, I), 0.0)
+        _masked_rows(lo, tmp, _mask_of(masks, c, width), tmp)
+        for s in range(n):
+            for r in range(rows):
+                for i in range(I):
+                    da[s, r, i] = tmp[s, r, i] if c == 0 else da[s, r, i] + tmp[s, r, i]
+
+
+@jit
+def block_column_sums(dz, out, beta):
+    """out (+)= Σ over the block's steps and rows of dz [n, rows, C] (overwritten if beta 0)."""
+    wide_vectors()
+    if beta == 0:
+        out[:] = 0.0
+    for s in range(dz.shape[0]):
+        for r in range(dz.shape[1]):
+            d = dz[s, r]
+            for k in range(out.size):
+                out[k] += d[k]
+
+
+@jit
+def block_gradients(lo, hi, t0, n, reverse, x, hs, h0, zb, kernel, dropout_mask,
+                    recurrent_dropout_mask, xb, hb, am, dxb, dx, dkernel, drecurrent_kernel,
+                    dbias, beta):
+    """The products of processing steps t0 .. t0+n-1 of rows lo:hi, once their dL/dz is in zb.
+
+    dkernel (+)= Σ (x * m)ᵀ dz, drecurrent_kernel (+)= Σ (h_prev * m)ᵀ dz and
+    dbias (+)= Σ dz (overwritten when beta is 0, the first block), and dx of
+    these steps = dz kernelᵀ (masked), written into dx (input order) unless dx
+    has no rows. zb: [>= n, rows, G*H]; xb, hb, dxb: block scratch for x, h_prev
+    and dx ([>= n, rows, I or H]); am: scratch for masked operands, as large as
+    the larger of xb and hb (no entries without masks).
+    """
+    x_steps, h_steps, z_steps = xb[:n], hb[:n], zb[:n]
+    gather_steps(lo, hi, x, t0, n, reverse, xb)
+    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
+    rows, I, H = hi - lo, xb.shape[2], hb.shape[2]
+    m = n if am.size else 0  # no masks: scratch with no steps, never read
+    x_scratch = am[:m * rows * I].reshape(m, rows, I)
+    h_scratch = am[:m * rows * H].reshape(m, rows, H)
+    block_weight_gradient(lo, x_steps, dropout_mask, z_steps, dkernel, beta, x_scratch)
+    block_weight_gradient(lo, h_steps, recurrent_dropout_mask, z_steps, drecurrent_kernel, beta,
+                          h_scratch)
+    block_column_sums(z_steps, dbias, beta)
+    if dx.shape[0] != 0:
+        block_input_gradient(lo, z_steps, kernel, dropout_mask, dxb[:n], x_scratch)
+        scatter_steps(lo, hi, dxb, t0, n, reverse, dx)

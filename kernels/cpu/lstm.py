@@ -14,9 +14,12 @@ only arranges the same work for speed, per chunk of batch rows (_parallel.py):
   to the cache. A forward-only pass (cache=False) runs the same loop and
   keeps only the last c.
 - Backward walks the steps in reverse with one GEMM per step,
-  `dh_prev = dz_t @ recurrent_kernelᵀ`, and ends with one GEMM each for
-  dkernel, drecurrent_kernel and dx over all steps of the chunk's rows
-  (_sequence.gradients_of_products).
+  `dh_prev = dz_t @ recurrent_kernelᵀ`, keeping dz of a block of steps in a
+  small time-major buffer; after each block, one GEMM each adds that block's
+  share of dkernel and drecurrent_kernel and writes its dx, while the block
+  is still in cache (_sequence.block_gradients). Products over all steps at
+  the end read [B, T, 4H] arrays back from memory, which the two cores of
+  the benchmark machine share at about 13 GB/s: W1's backward took 35% longer.
 - A masked step copies h_prev and c_prev; backwards it passes dh and dc
   straight to the previous step and has dz = 0.
 
@@ -51,17 +54,15 @@ from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
+    backward_steps_per_block,
+    block_gradients,
     check_float_type,
-    column_sums,
-    gather_h_prev,
-    gradients_of_products,
     keep,
     mask_arrays,
     project_block,
     recurrent_panels,
     recurrent_product,
     recurrent_product_backward,
-    scratch,
     steps_per_block,
 )
 
@@ -144,11 +145,6 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     dc = np.zeros((B, H), dtype) if dc_last is None else np.array(dc_last, order="C")
     dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
     masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
-    # Buffers allocated here by NumPy: large blocks get huge pages and a reused
-    # heap, where allocating in the loops page-faulted on each call.
-    dz = np.empty((B, T, 4 * H), dtype)  # dL/dz of every step, input order
-    hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
-    xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
     # One partial sum per chunk (no two threads add into one buffer), then the sum.
@@ -158,8 +154,9 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
                               blas_splits_steps(B, T, I, H, 4, chunks))
     args = (dhs, dh, dc, x, cache.h0, cache.c0, cache.kernel, cache.recurrent_kernel, panels,
-            *masks, cache.hs, cache.cs, cache.act_cs, cache.gates, dz, hp, xm, hm, dx,
-            CODES[cache.activation], CODES[cache.recurrent_activation], cache.go_backwards)
+            *masks, cache.hs, cache.cs, cache.act_cs, cache.gates, dx,
+            CODES[cache.activation], CODES[cache.recurrent_activation], cache.go_backwards,
+            backward_steps_per_block(-(-B // chunks), T, 4 * H))
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     return ((dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel),
             total(dbias))
@@ -253,9 +250,13 @@ def _cell_forward(z, bias, y, c, h, act_c, act_code, rec_code):
 
 @jit
 def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, panels, mask,
-                   dropout_mask, recurrent_dropout_mask, hs, cs, act_cs, gates, dz, hp, xm, hm,
-                   dx, act_code, rec_code, reverse, dkernel, drecurrent_kernel, dbias):
+                   dropout_mask, recurrent_dropout_mask, hs, cs, act_cs, gates, dx, act_code,
+                   rec_code, reverse, block, dkernel, drecurrent_kernel, dbias):
     """The reversed steps of reference.lstm_backward for batch rows lo:hi.
+
+    dL/dz of `block` steps at a time lives in a small time-major buffer, and
+    after each block its products (weight gradients, dx) run on it while it is
+    still in cache (_sequence.block_gradients).
 
     Args:
         lo, hi: the rows of this chunk.
@@ -264,41 +265,47 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
             (rows lo:hi updated in place: pass arrays the caller owns).
         x ... gates: from the cache (layouts as lstm_forward's), only read;
             panels: recurrent_kernelᵀ packed (recurrent_panels).
-        dz: [B, T, 4H], hp: [B, T, H] scratch, input order (dL/dz and h_prev of
-            every step: the operands of the products over all steps).
-        xm, hm: [B, T, I] and [B, T, H] scratch for masked operands (empty
-            without the matching dropout mask).
-        dx: [B, T, I] output, rows lo:hi written (input order).
+        dx: [B, T, I] output, rows lo:hi written (input order), or [0, T, I].
         act_code, rec_code: activation codes. reverse: go_backwards.
+        block: steps per block (_sequence.backward_steps_per_block).
         dkernel [I, 4H], drecurrent_kernel [H, 4H], dbias [4H]: this chunk's
             sums, overwritten.
     """
     wide_vectors()
-    T, H = x.shape[1], hs.shape[2]
-    tmp = np.empty((hi - lo, H), x.dtype)  # one block's recurrent product, one step
-    dc_act = np.empty(H, x.dtype)  # dh * o * act'(c_t) of one row
-    for t in range(T - 1, -1, -1):
-        t_in = T - 1 - t if reverse else t
-        for b in range(lo, hi):
-            dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
-            if dhs.shape[0] != 0:
-                for j in range(H):
-                    dh_t[j] += dhs[b, t, j]
-            if keep(mask, b, t_in):
-                c_prev = cs[b, t - 1] if t > 0 else c0[b]
-                _cell_backward(gates[b, t_in], act_cs[b, t], c_prev, dh_t, dc[b], dz[b, t_in],
-                               dc_act, act_code, rec_code)
-                fill(dh_t, 0.0)  # h_prev reaches the loss only through z (added below)
-            else:  # a masked step passes dh and dc straight to step t-1
-                fill(dz[b, t_in], 0.0)
-        # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
-        recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel, panels,
-                                   recurrent_dropout_mask, 4 * H, dh[lo:hi], tmp)
-    # Σ_t x_tᵀ·dz_t (and h_prevᵀ·dz_t) as one matmul over the chunk's rows and steps
-    gather_h_prev(lo, hi, hs, h0, reverse, hp)
-    gradients_of_products(lo, hi, x, hp, dz, kernel, dropout_mask, recurrent_dropout_mask, dx, xm,
-                          hm, dkernel, drecurrent_kernel)
-    column_sums(lo, hi, dz, dbias)
+    T, H, I = x.shape[1], hs.shape[2], x.shape[2]
+    rows, dtype = hi - lo, x.dtype
+    zb = np.empty((block, rows, 4 * H), dtype)  # dL/dz of one block's steps, time-major
+    xb = np.empty((block, rows, I), dtype)  # their x
+    hb = np.empty((block, rows, H), dtype)  # their h_prev
+    dxb = np.empty((block if dx.shape[0] else 0, rows, I), dtype)  # their dx
+    masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
+    am = np.empty(block * rows * max(I, H) if masked else 0, dtype)  # masked operands
+    tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
+    dc_act = np.empty(H, dtype)  # dh * o * act'(c_t) of one row
+    for end in range(T, 0, -block):  # blocks of steps, the last first
+        t0 = max(0, end - block)
+        for s in range(end - t0 - 1, -1, -1):
+            t = t0 + s
+            t_in = T - 1 - t if reverse else t
+            for r in range(rows):
+                b = lo + r
+                dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
+                if dhs.shape[0] != 0:
+                    for j in range(H):
+                        dh_t[j] += dhs[b, t, j]
+                if keep(mask, b, t_in):
+                    c_prev = cs[b, t - 1] if t > 0 else c0[b]
+                    _cell_backward(gates[b, t_in], act_cs[b, t], c_prev, dh_t, dc[b], zb[s, r],
+                                   dc_act, act_code, rec_code)
+                    fill(dh_t, 0.0)  # h_prev reaches the loss only through z (added below)
+                else:  # a masked step passes dh and dc straight to step t-1
+                    fill(zb[s, r], 0.0)
+            # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
+            recurrent_product_backward(zb[s], lo, recurrent_kernel, panels,
+                                       recurrent_dropout_mask, 4 * H, dh[lo:hi], tmp)
+        block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, zb, kernel, dropout_mask,
+                        recurrent_dropout_mask, xb, hb, am, dxb, dx, dkernel, drecurrent_kernel,
+                        dbias, 1.0 if end < T else 0.0)
 
 
 @jit
