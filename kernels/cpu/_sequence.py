@@ -1,19 +1,21 @@
 """The products every cell makes, with the optional masks, for one chunk of rows.
 
-The compiled twins of reference/_sequence.py: the input projection of all
-steps, the recurrent product of one step, and after the backward loop the
-input and weight gradients, each with the dropout masks of kernels/cache.py
-(none, one shared by the gate blocks, or one per block):
+The compiled twins of reference/_sequence.py: the input projection of the
+steps, the recurrent product of one step, and, after each block of backward
+steps, the input and weight gradients of that block, each with the dropout
+masks of kernels/cache.py (none, one shared by the gate blocks, or one per
+block):
 
     forward:   out_k = (a * m_k) @ W_k                       for each block k
     backward:  da    = Σ_k (dout_k @ W_kᵀ) * m_k
                dW_k  = Σ over rows of (a * m_k)ᵀ @ dout_k
 
-Every function works on batch rows lo:hi of [B, T, ...] arrays, whose rows
-(b, t) form one [(hi-lo)*T, ...] matrix, so each product over all steps is one
-GEMM (per block when the masks are per block). Absent masks are arrays with
-no entries (`masks.shape[0] == 0`), so one compiled version serves calls with
-and without them.
+The forward functions work on batch rows lo:hi of [B, T, ...] arrays, whose
+rows (b, t) form one [(hi-lo)*T, ...] matrix, or on time-major blocks of a
+few steps ([steps, rows, ...]); the backward ones on such blocks. Each
+product over the steps at hand is one GEMM (per block when the masks are per
+block). Absent masks are arrays with no entries (`masks.shape[0] == 0`), so
+one compiled version serves calls with and without them.
 """
 
 import numpy as np
@@ -243,104 +245,6 @@ def recurrent_product_backward(dz, lo, recurrent_kernel, panels, masks, columns,
                 dh[r, j] += tmp[r, j] * mask[lo + r, j]
 
 
-@jit
-def input_gradient(lo, hi, dz, kernel, masks, dx, tmp):
-    """dx[lo:hi] = Σ_k (dz_k @ kernel_kᵀ) * m_k over all steps at once.
-
-    dz: [B, T, G*H]; kernel: [I, G*H]; masks: [M, B, I]; dx: [B, T, I], or
-    [0, T, I] to skip; tmp: [B, T, I] scratch (used with masks).
-    """
-    if dx.shape[0] == 0:  # no rows: the caller needs no input gradient
-        return
-    dx_rows, dz_rows = rows_of(dx, lo, hi), rows_of(dz, lo, hi)
-    if masks.shape[0] == 0:
-        gemm(dz_rows, kernel.T, dx_rows, 0.0)
-        return
-    width = _block_width(masks, kernel.shape[1])
-    for c in range(0, kernel.shape[1], width):
-        gemm(dz_rows[:, c:c + width], kernel[:, c:c + width].T, rows_of(tmp, lo, hi), 0.0)
-        mask = _mask_of(masks, c, width)
-        for b in range(lo, hi):
-            for t in range(dx.shape[1]):
-                for i in range(dx.shape[2]):
-                    d = tmp[b, t, i] * mask[b, i]
-                    dx[b, t, i] = d if c == 0 else dx[b, t, i] + d
-
-
-@jit
-def weight_gradient(lo, hi, a, masks, c0, c1, dz, dweights, am):
-    """dweights[:, c0:c1] = Σ over rows lo:hi and all steps of (a * m_k)ᵀ @ dz_k.
-
-    a: [B, T, D] the operand, aligned step by step with dz: [B, T, G*H];
-    masks: [M, B, D]; dweights: [D, G*H], columns c0:c1 written;
-    am: [B, T, D] scratch (used with masks).
-    """
-    dz_rows = rows_of(dz, lo, hi)
-    if masks.shape[0] == 0:
-        gemm(rows_of(a, lo, hi).T, dz_rows[:, c0:c1], dweights[:, c0:c1], 0.0)
-        return
-    width = _block_width(masks, dz.shape[2])
-    step = min(width, c1 - c0)
-    for c in range(c0, c1, step):
-        _masked_copy(a, _mask_of(masks, c, width), lo, hi, am)
-        gemm(rows_of(am, lo, hi).T, dz_rows[:, c:c + step], dweights[:, c:c + step], 0.0)
-
-
-@jit
-def gradients_of_products(lo, hi, x, hp, dz, kernel, dropout_mask, recurrent_dropout_mask, dx, xm,
-                          hm, dkernel, drecurrent_kernel):
-    """The three products after the backward steps, for rows lo:hi and all steps.
-
-    dkernel = Σ (x * m)ᵀ dz and drecurrent_kernel = Σ (h_prev * m)ᵀ dz (this
-    chunk's partial sums), and dx = dz kernelᵀ (masked), one GEMM each, at
-    the end of each chunk's backward loop, BLAS at one thread like every
-    other product. (One product over all rows with BLAS's own threads
-    measured faster alone, but OpenBLAS's worker thread then spins on the
-    other core for a while, and the next call's chunks ran half as fast:
-    W1 fit 0.55 to 0.85 s/epoch.)
-
-    x: [B, T, I]; hp: [B, T, H] h_prev of every step; dz: [B, T, G*H];
-    kernel: [I, G*H]; masks as mask_arrays gives them; dx: [B, T, I] or
-    [0, T, I] to skip; xm, hm: scratch for masked operands.
-    """
-    columns = dz.shape[2]
-    weight_gradient(lo, hi, x, dropout_mask, 0, columns, dz, dkernel, xm)
-    weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, columns, dz, drecurrent_kernel, hm)
-    input_gradient(lo, hi, dz, kernel, dropout_mask, dx, xm)
-
-
-@jit
-def column_sums(lo, hi, dz, out):
-    """out = Σ over rows lo:hi and all steps of dz [B, T, C] (per row first, then over rows)."""
-    wide_vectors()
-    row_sum = np.empty(out.size, out.dtype)
-    out[:] = 0.0
-    for b in range(lo, hi):
-        row_sum[:] = 0.0
-        for t in range(dz.shape[1]):
-            d = dz[b, t]
-            for k in range(out.size):
-                row_sum[k] += d[k]
-        for k in range(out.size):
-            out[k] += row_sum[k]
-
-
-@jit
-def gather_h_prev(lo, hi, hs, h0, reverse, hp):
-    """hp[b, t_in] = the h_prev of the step that read x[b, t_in] (h0 for the first step).
-
-    hs: [B, T, H] processing order; hp: [B, T, H] input order, like x and dz.
-    """
-    wide_vectors()
-    T = hs.shape[1]
-    for b in range(lo, hi):
-        for t in range(T):
-            t_in = T - 1 - t if reverse else t
-            src, dst = (hs[b, t - 1] if t > 0 else h0[b]), hp[b, t_in]
-            for j in range(dst.size):
-                dst[j] = src[j]
-
-
 # ----------------------------------------------------------------------------
 # The products after a block of backward steps (time-major block buffers)
 # ----------------------------------------------------------------------------
@@ -393,23 +297,25 @@ def _masked_rows(lo, a, mask, out):
 
 
 @jit
-def block_weight_gradient(lo, a, masks, dz, dweights, beta, am):
-    """dweights (+)= Σ over the block's steps and rows of (a * m_k)ᵀ @ dz_k, per gate block k.
+def block_weight_gradient(lo, a, masks, c0, c1, dz, dweights, beta, am):
+    """dweights[:, c0:c1] (+)= Σ over the block's steps and rows of (a * m_k)ᵀ @ dz_k,
+    per gate block k.
 
     a: [n, rows, D] the operand of each step (time-major), dz: [n, rows, G*H];
-    masks: [M, B, D]; dweights: [D, G*H], overwritten when beta is 0, added to
-    when 1; am: [n, rows, D] scratch (used with masks).
+    masks: [M, B, D]; dweights: [D, G*H], columns c0:c1 overwritten when beta
+    is 0, added to when 1; am: [n, rows, D] scratch (used with masks).
     """
     n, rows, D = a.shape
     dz_rows = dz.reshape(n * rows, dz.shape[2])
     if masks.shape[0] == 0:
-        gemm(a.reshape(n * rows, D).T, dz_rows, dweights, beta)
+        gemm(a.reshape(n * rows, D).T, dz_rows[:, c0:c1], dweights[:, c0:c1], beta)
         return
     width = _block_width(masks, dz.shape[2])
+    step = min(width, c1 - c0)
     am_rows = am.reshape(n * rows, D)
-    for c in range(0, dz.shape[2], width):
+    for c in range(c0, c1, step):
         _masked_rows(lo, a, _mask_of(masks, c, width), am)
-        gemm(am_rows.T, dz_rows[:, c:c + width], dweights[:, c:c + width], beta)
+        gemm(am_rows.T, dz_rows[:, c:c + step], dweights[:, c:c + step], beta)
 
 
 @jit
@@ -462,14 +368,28 @@ def block_gradients(lo, hi, t0, n, reverse, x, hs, h0, zb, kernel, dropout_mask,
     x_steps, h_steps, z_steps = xb[:n], hb[:n], zb[:n]
     gather_steps(lo, hi, x, t0, n, reverse, xb)
     gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
-    rows, I, H = hi - lo, xb.shape[2], hb.shape[2]
-    m = n if am.size else 0  # no masks: scratch with no steps, never read
-    x_scratch = am[:m * rows * I].reshape(m, rows, I)
-    h_scratch = am[:m * rows * H].reshape(m, rows, H)
-    block_weight_gradient(lo, x_steps, dropout_mask, z_steps, dkernel, beta, x_scratch)
-    block_weight_gradient(lo, h_steps, recurrent_dropout_mask, z_steps, drecurrent_kernel, beta,
-                          h_scratch)
+    x_scratch, h_scratch = block_scratch(am, n, hi - lo, xb.shape[2], hb.shape[2])
+    columns = zb.shape[2]
+    block_weight_gradient(lo, x_steps, dropout_mask, 0, columns, z_steps, dkernel, beta,
+                          x_scratch)
+    block_weight_gradient(lo, h_steps, recurrent_dropout_mask, 0, columns, z_steps,
+                          drecurrent_kernel, beta, h_scratch)
     block_column_sums(z_steps, dbias, beta)
+    block_dx(lo, hi, t0, n, reverse, z_steps, kernel, dropout_mask, dxb, x_scratch, dx)
+
+
+@jit
+def block_scratch(am, n, rows, I, H):
+    """[n, rows, I] and [n, rows, H] views of the masked-operand scratch `am` (1-D), or
+    arrays with no steps when am has no entries (no masks: never read)."""
+    m = n if am.size else 0
+    return am[:m * rows * I].reshape(m, rows, I), am[:m * rows * H].reshape(m, rows, H)
+
+
+@jit
+def block_dx(lo, hi, t0, n, reverse, dz, kernel, masks, dxb, scratch, dx):
+    """dx of processing steps t0 .. t0+n-1 = dz kernelᵀ (masked), written into dx (input
+    order) through the block buffer dxb; nothing when dx has no rows."""
     if dx.shape[0] != 0:
-        block_input_gradient(lo, z_steps, kernel, dropout_mask, dxb[:n], x_scratch)
+        block_input_gradient(lo, dz, kernel, masks, dxb[:n], scratch)
         scatter_steps(lo, hi, dxb, t0, n, reverse, dx)

@@ -2,8 +2,9 @@
 
 The equations, names and shapes are reference/gru.py's; see there. The work
 is arranged as in lstm.py (one input-projection GEMM over all steps, one
-recurrent GEMM per step, fused gate loops per row, the weight gradients as
-GEMMs over all steps after the backward loop), per chunk of batch rows:
+recurrent GEMM per step, fused gate loops per row, the weight gradients and
+dx as GEMMs over each block of backward steps while it is in cache), per
+chunk of batch rows:
 
 - reset_after=True: each step's `h_prev @ recurrent_kernel` goes to a small
   buffer, since r multiplies only its candidate block (plus b_rec); the row
@@ -37,10 +38,14 @@ from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
+    backward_steps_per_block,
+    block_column_sums,
+    block_dx,
+    block_scratch,
+    block_weight_gradient,
     check_float_type,
-    column_sums,
-    gather_h_prev,
-    input_gradient,
+    gather_h_prev_steps,
+    gather_steps,
     keep,
     mask_arrays,
     project_block,
@@ -50,7 +55,6 @@ from ._sequence import (
     recurrent_product_backward,
     scratch,
     steps_per_block,
-    weight_gradient,
 )
 
 __all__ = ["gru_forward", "gru_backward"]
@@ -134,11 +138,6 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
     masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
     recurrent_h = cache.recurrent_h if reset_after else np.empty((0, T, H), dtype)
-    dz = np.empty((B, T, 3 * H), dtype)  # dL/d(x-projection) of every step, input order
-    # reset_after: dL/d(recurrent product); its candidate block differs from dz's
-    dzh = np.empty((B if reset_after else 0, T, 3 * H), dtype)
-    hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
-    xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 3)
     dkernel = np.empty((chunks, I, 3 * H), dtype)
@@ -148,8 +147,9 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     panels = recurrent_panels(cache.recurrent_kernel[:, :columns].T, masks[2],
                               blas_splits_steps(B, T, I, H, 3, chunks))
     args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, panels, *masks,
-            cache.hs, cache.gates, recurrent_h, dz, dzh, hp, xm, hm, dx, CODES[cache.activation],
-            CODES[cache.recurrent_activation], reset_after, cache.go_backwards)
+            cache.hs, cache.gates, recurrent_h, dx, CODES[cache.activation],
+            CODES[cache.recurrent_activation], reset_after, cache.go_backwards,
+            backward_steps_per_block(-(-B // chunks), T, 3 * H))
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     dbias = total(dbias)
     return ((dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel),
@@ -320,9 +320,13 @@ def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
 
 @jit
 def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, gates, recurrent_h, dz, dzh, hp, xm, hm, dx,
-                   act_code, rec_code, reset_after, reverse, dkernel, drecurrent_kernel, dbias):
+                   recurrent_dropout_mask, hs, gates, recurrent_h, dx, act_code, rec_code,
+                   reset_after, reverse, block, dkernel, drecurrent_kernel, dbias):
     """The reversed steps of reference.gru_backward for batch rows lo:hi.
+
+    The gradients of `block` steps at a time live in small time-major buffers,
+    and after each block its products (weight gradients, dx) run on them while
+    they are still in cache (_block_gradients), as in lstm._backward_rows.
 
     Args:
         lo, hi: the rows of this chunk.
@@ -330,92 +334,104 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
         dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
         x ... recurrent_h: from the cache (layouts as gru_forward's), only read;
             panels: the transposed blocks of recurrent_product, packed.
-        dz: [B, T, 3H] scratch, dL/d(x-projection) of every step (input order);
-            dzh: [B, T, 3H] scratch, dL/d(recurrent product) when reset_after.
-        hp: [B, T, H] scratch, h_prev of every step (input order).
-        xm, hm: scratch for masked operands (empty without the matching mask).
-        dx: [B, T, I] output (input order).
+        dx: [B, T, I] output (input order), or [0, T, I].
         act_code, rec_code, reset_after, reverse: as in the forward.
+        block: steps per block (_sequence.backward_steps_per_block).
         dkernel [I, 3H], drecurrent_kernel [H, 3H], dbias [1 or 2, 3H]: this
             chunk's sums, overwritten.
     """
     wide_vectors()
-    T, H = hs.shape[1], hs.shape[2]
-    n = hi - lo
-    tmp = np.empty((n, H), hs.dtype)  # one block's recurrent product, one step
-    drh = np.empty((n, H), hs.dtype)  # reset before: dL/d(r * h_prev * m_h), one step
-    for t in range(T - 1, -1, -1):
-        t_in = T - 1 - t if reverse else t
-        for b in range(lo, hi):
-            dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
-            if dhs.shape[0] != 0:
-                for j in range(H):
-                    dh_t[j] += dhs[b, t, j]
-            if keep(mask, b, t_in):
-                y, d = gates[b, t_in], dz[b, t_in]
-                _cell_backward_mix(y, hs[b, t - 1] if t > 0 else h0[b], dh_t, d, act_code)
-                if reset_after:
-                    # ah = xh + r * hh_, hh_ = (h_prev * m_h) @ U_h + b_rh
-                    d_rec, rec_h = dzh[b, t_in], recurrent_h[b, t_in]
+    T, H, I = hs.shape[1], hs.shape[2], x.shape[2]
+    rows, dtype = hi - lo, x.dtype
+    zb = np.empty((block, rows, 3 * H), dtype)  # dL/d(x-projection) of a block's steps
+    # reset_after: dL/d(recurrent product); its candidate block differs from zb's
+    zhb = np.empty((block if reset_after else 0, rows, 3 * H), dtype)
+    xb = np.empty((block, rows, I), dtype)  # the block's x
+    hb = np.empty((block, rows, H), dtype)  # its h_prev
+    dxb = np.empty((block if dx.shape[0] else 0, rows, I), dtype)  # its dx
+    masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
+    am = np.empty(block * rows * max(I, H) if masked else 0, dtype)  # masked operands
+    tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
+    drh = np.empty((rows, H), dtype)  # reset before: dL/d(r * h_prev * m_h), one step
+    for end in range(T, 0, -block):  # blocks of steps, the last first
+        t0 = max(0, end - block)
+        for s in range(end - t0 - 1, -1, -1):
+            t = t0 + s
+            t_in = T - 1 - t if reverse else t
+            for r in range(rows):
+                b = lo + r
+                dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
+                if dhs.shape[0] != 0:
                     for j in range(H):
-                        d[H + j] = d[2 * H + j] * rec_h[j]  # dr
-                        d_rec[2 * H + j] = d[2 * H + j] * y[H + j]  # dhh_
+                        dh_t[j] += dhs[b, t, j]
+                if keep(mask, b, t_in):
+                    y, d = gates[b, t_in], zb[s, r]
+                    _cell_backward_mix(y, hs[b, t - 1] if t > 0 else h0[b], dh_t, d, act_code)
+                    if reset_after:
+                        # ah = xh + r * hh_, hh_ = (h_prev * m_h) @ U_h + b_rh
+                        d_rec, rec_h = zhb[s, r], recurrent_h[b, t_in]
+                        for j in range(H):
+                            d[H + j] = d[2 * H + j] * rec_h[j]  # dr
+                            d_rec[2 * H + j] = d[2 * H + j] * y[H + j]  # dhh_
+                        scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
+                        copy(d[:2 * H], d_rec[:2 * H])
+                else:  # a masked step passes dh straight to step t-1
+                    fill(zb[s, r], 0.0)
+                    if reset_after:
+                        fill(zhb[s, r], 0.0)
+            if reset_after:
+                # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
+                recurrent_product_backward(zhb[s], lo, recurrent_kernel, panels,
+                                           recurrent_dropout_mask, 3 * H, dh[lo:hi], tmp)
+                continue
+            # ah = xh + (r * h_masked) @ U_h
+            gemm(zb[s, :, 2 * H:], recurrent_kernel[:, 2 * H:].T, drh, 0.0)
+            for r in range(rows):
+                b = lo + r
+                if keep(mask, b, t_in):
+                    y, d, dh_t = gates[b, t_in], zb[s, r], dh[b]
+                    h_prev_b, drh_b = (hs[b, t - 1] if t > 0 else h0[b]), drh[r]
+                    m_h = _candidate_mask(recurrent_dropout_mask, b)
+                    for j in range(H):
+                        m = m_h[j] if m_h.size else y.dtype.type(1.0)
+                        d[H + j] = drh_b[j] * (h_prev_b[j] * m)  # dr
+                        dh_t[j] += drh_b[j] * y[H + j] * m
                     scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
-                    copy(d[:2 * H], d_rec[:2 * H])
-            else:  # a masked step passes dh straight to step t-1
-                fill(dz[b, t_in], 0.0)
-                if reset_after:
-                    fill(dzh[b, t_in], 0.0)
-        if reset_after:
-            # z = x_t @ kernel + (h_prev * m) @ recurrent_kernel + bias
-            recurrent_product_backward(dzh[lo:hi, t_in], lo, recurrent_kernel, panels,
-                                       recurrent_dropout_mask, 3 * H, dh[lo:hi], tmp)
-            continue
-        # ah = xh + (r * h_masked) @ U_h
-        gemm(dz[lo:hi, t_in, 2 * H:], recurrent_kernel[:, 2 * H:].T, drh, 0.0)
-        for b in range(lo, hi):
-            if keep(mask, b, t_in):
-                y, d, dh_t = gates[b, t_in], dz[b, t_in], dh[b]
-                h_prev_b, drh_b = (hs[b, t - 1] if t > 0 else h0[b]), drh[b - lo]
-                m_h = _candidate_mask(recurrent_dropout_mask, b)
-                for j in range(H):
-                    m = m_h[j] if m_h.size else y.dtype.type(1.0)
-                    d[H + j] = drh_b[j] * (h_prev_b[j] * m)  # dr
-                    dh_t[j] += drh_b[j] * y[H + j] * m
-                scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
-        recurrent_product_backward(dz[lo:hi, t_in], lo, recurrent_kernel, panels,
-                                   recurrent_dropout_mask, 2 * H, dh[lo:hi], tmp)
-    # Σ over the chunk's rows and all steps, one matmul per weight
-    gather_h_prev(lo, hi, hs, h0, reverse, hp)
-    _gradients_of_products(lo, hi, x, hp, dz, dzh, kernel, gates, dropout_mask,
-                           recurrent_dropout_mask, dx, xm, hm, reset_after, dkernel,
-                           drecurrent_kernel)
-    column_sums(lo, hi, dz, dbias[0])
-    if reset_after:
-        column_sums(lo, hi, dzh, dbias[1])
+            recurrent_product_backward(zb[s], lo, recurrent_kernel, panels,
+                                       recurrent_dropout_mask, 2 * H, dh[lo:hi], tmp)
+        _block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, gates, zb, zhb, kernel,
+                         dropout_mask, recurrent_dropout_mask, xb, hb, am, dxb, dx, reset_after,
+                         dkernel, drecurrent_kernel, dbias, 1.0 if end < T else 0.0)
 
 
 @jit
-def _gradients_of_products(lo, hi, x, hp, dz, dzh, kernel, gates, dropout_mask,
-                           recurrent_dropout_mask, dx, xm, hm, reset_after, dkernel,
-                           drecurrent_kernel):
-    """dkernel, drecurrent_kernel (this chunk's partial sums) and dx for rows lo:hi
-    over all steps, one GEMM per weight (per block with per-gate masks); as
-    _sequence.gradients_of_products.
-
-    hp: [B, T, H] h_prev of every step; without reset_after its rows lo:hi are
-    overwritten with r * h_prev * m_h, the operand of the candidate block's product.
+def _block_gradients(lo, hi, t0, n, reverse, x, hs, h0, gates, zb, zhb, kernel, dropout_mask,
+                     recurrent_dropout_mask, xb, hb, am, dxb, dx, reset_after, dkernel,
+                     drecurrent_kernel, dbias, beta):
+    """The products of processing steps t0 .. t0+n-1 of rows lo:hi once their gradients
+    are in zb (and zhb): dkernel, drecurrent_kernel, dbias (+)= this block's share
+    (overwritten when beta is 0), and this block's dx; as _sequence.block_gradients,
+    with the GRU's two recurrent operands. Without reset_after the candidate
+    block's operand is r * h_prev * m_h, made in hb after the other blocks' use.
     """
-    H = hp.shape[2]
-    weight_gradient(lo, hi, x, dropout_mask, 0, 3 * H, dz, dkernel, xm)
-    input_gradient(lo, hi, dz, kernel, dropout_mask, dx, xm)
+    H = hb.shape[2]
+    z_steps, h_steps = zb[:n], hb[:n]
+    gather_steps(lo, hi, x, t0, n, reverse, xb)
+    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
+    x_scratch, h_scratch = block_scratch(am, n, hi - lo, xb.shape[2], H)
+    block_weight_gradient(lo, xb[:n], dropout_mask, 0, 3 * H, z_steps, dkernel, beta, x_scratch)
+    block_column_sums(z_steps, dbias[0], beta)
+    block_dx(lo, hi, t0, n, reverse, z_steps, kernel, dropout_mask, dxb, x_scratch, dx)
     if reset_after:
-        weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 3 * H, dzh, drecurrent_kernel, hm)
+        block_weight_gradient(lo, h_steps, recurrent_dropout_mask, 0, 3 * H, zhb[:n],
+                              drecurrent_kernel, beta, h_scratch)
+        block_column_sums(zhb[:n], dbias[1], beta)
         return
-    weight_gradient(lo, hi, hp, recurrent_dropout_mask, 0, 2 * H, dz, drecurrent_kernel, hm)
-    _reset_h_prev(lo, hi, gates, recurrent_dropout_mask, hp)  # now r * h_prev * m_h
-    weight_gradient(lo, hi, hp, recurrent_dropout_mask[:0], 2 * H, 3 * H, dz, drecurrent_kernel,
-                    hm)
+    block_weight_gradient(lo, h_steps, recurrent_dropout_mask, 0, 2 * H, z_steps,
+                          drecurrent_kernel, beta, h_scratch)
+    _reset_h_prev(lo, t0, n, reverse, gates, recurrent_dropout_mask, h_steps)
+    block_weight_gradient(lo, h_steps, recurrent_dropout_mask[:0], 2 * H, 3 * H, z_steps,
+                          drecurrent_kernel, beta, h_scratch)
 
 
 @jit
@@ -438,13 +454,16 @@ def _cell_backward_mix(y, h_prev, dh, d, act_code):
 
 
 @jit
-def _reset_h_prev(lo, hi, gates, masks, hp):
-    """hp[b, t] *= r[b, t] * m_h[b]: the operand of the candidate block's product."""
+def _reset_h_prev(lo, t0, n, reverse, gates, masks, hb):
+    """hb[s, r] *= r * m_h of processing step t0 + s, row lo + r: the operand of the
+    candidate block's product. hb: [n, rows, H] (time-major block)."""
     wide_vectors()
-    H = hp.shape[2]
-    for b in range(lo, hi):
-        m_h = _candidate_mask(masks, b)
-        for t in range(hp.shape[1]):
-            row, y = hp[b, t], gates[b, t]
+    T, H = gates.shape[1], hb.shape[2]
+    for s in range(n):
+        t = t0 + s
+        t_in = T - 1 - t if reverse else t
+        for r in range(hb.shape[1]):
+            m_h = _candidate_mask(masks, lo + r)
+            row, y = hb[s, r], gates[lo + r, t_in]
             for j in range(H):
                 row[j] = y[H + j] * (row[j] * m_h[j] if m_h.size else row[j])

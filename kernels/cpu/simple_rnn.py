@@ -3,8 +3,9 @@
 The equations, names and shapes are reference/simple_rnn.py's; see there. The
 work is arranged as in lstm.py: one input-projection GEMM over all steps, one
 recurrent GEMM per step accumulated in place, a fused bias-and-activation
-loop per row, and the weight gradients as GEMMs over all steps after the
-backward loop. The derivative is taken from the activated output.
+loop per row, and backwards the weight gradients and dx as GEMMs over each
+block of steps, while the block is in cache. The derivative is taken from the
+activated output.
 
 The cache (`SimpleRNNCache`) is private to this set except `hs`:
 
@@ -26,10 +27,9 @@ from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
+    backward_steps_per_block,
+    block_gradients,
     check_float_type,
-    column_sums,
-    gather_h_prev,
-    gradients_of_products,
     keep,
     mask_arrays,
     project_block,
@@ -112,9 +112,6 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     dh = np.zeros((B, H), dtype) if dh_last is None else np.array(dh_last, order="C")
     dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
     masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
-    da = np.empty((B, T, H), dtype)  # dL/da of every step, input order
-    hp = np.empty((B, T, H), dtype)  # h_prev of every step, input order
-    xm, hm = scratch(masks[1], B, T, I, dtype), scratch(masks[2], B, T, H, dtype)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
     dkernel = np.empty((chunks, I, H), dtype)
@@ -123,7 +120,8 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
     args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, panels, *masks, cache.hs,
-            da, hp, xm, hm, dx, CODES[cache.activation], cache.go_backwards)
+            dx, CODES[cache.activation], cache.go_backwards,
+            backward_steps_per_block(-(-B // chunks), T, H))
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     return (dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel), total(dbias)
 
@@ -203,9 +201,13 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask,
 
 @jit
 def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, da, hp, xm, hm, dx, act_code, reverse, dkernel,
+                   recurrent_dropout_mask, hs, dx, act_code, reverse, block, dkernel,
                    drecurrent_kernel, dbias):
     """The reversed steps of reference.simple_rnn_backward for batch rows lo:hi.
+
+    dL/da of `block` steps at a time lives in a small time-major buffer, and
+    after each block its products (weight gradients, dx) run on it while it is
+    still in cache (_sequence.block_gradients), as in lstm._backward_rows.
 
     Args:
         lo, hi: the rows of this chunk.
@@ -213,34 +215,42 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
         dh: [B, H] dh_last on entry, dh0 on return (rows lo:hi, in place).
         x ... hs: from the cache (layouts as simple_rnn_forward's), only read;
             panels: recurrent_kernelᵀ packed (_sequence.recurrent_panels).
-        da: [B, T, H], hp: [B, T, H] scratch, dL/da and h_prev of every step
-            (input order). xm, hm: scratch for masked operands.
-        dx: [B, T, I] output (input order). act_code, reverse: as forward.
+        dx: [B, T, I] output (input order), or [0, T, I]. act_code, reverse:
+            as forward. block: steps per block (backward_steps_per_block).
         dkernel [I, H], drecurrent_kernel [H, H], dbias [H]: this chunk's
             sums, overwritten.
     """
     wide_vectors()
-    T, H = hs.shape[1], hs.shape[2]
-    tmp = np.empty((hi - lo, H), hs.dtype)  # the masked recurrent product, one step
-    for t in range(T - 1, -1, -1):
-        t_in = T - 1 - t if reverse else t
-        for b in range(lo, hi):
-            dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
-            if dhs.shape[0] != 0:
-                for j in range(H):
-                    dh_t[j] += dhs[b, t, j]
-            d = da[b, t_in]
-            if keep(mask, b, t_in):
-                copy(dh_t, d)  # h = act(a)
-                scale_by_derivative(act_code, d, hs[b, t])  # hs[b, t] = act(a)
-                fill(dh_t, 0.0)  # h_prev reaches the loss only through a (added below)
-            else:  # a masked step passes dh straight to step t-1
-                fill(d, 0.0)
-        # a = x_t @ kernel + bias + (h_prev * m) @ recurrent_kernel
-        recurrent_product_backward(da[lo:hi, t_in], lo, recurrent_kernel, panels,
-                                   recurrent_dropout_mask, H, dh[lo:hi], tmp)
-    # Σ over the chunk's rows and all steps, one matmul per weight
-    gather_h_prev(lo, hi, hs, h0, reverse, hp)
-    gradients_of_products(lo, hi, x, hp, da, kernel, dropout_mask, recurrent_dropout_mask, dx, xm,
-                          hm, dkernel, drecurrent_kernel)
-    column_sums(lo, hi, da, dbias)
+    T, H, I = hs.shape[1], hs.shape[2], x.shape[2]
+    rows, dtype = hi - lo, x.dtype
+    ab = np.empty((block, rows, H), dtype)  # dL/da of one block's steps, time-major
+    xb = np.empty((block, rows, I), dtype)  # their x
+    hb = np.empty((block, rows, H), dtype)  # their h_prev
+    dxb = np.empty((block if dx.shape[0] else 0, rows, I), dtype)  # their dx
+    masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
+    am = np.empty(block * rows * max(I, H) if masked else 0, dtype)  # masked operands
+    tmp = np.empty((rows, H), dtype)  # the masked recurrent product, one step
+    for end in range(T, 0, -block):  # blocks of steps, the last first
+        t0 = max(0, end - block)
+        for s in range(end - t0 - 1, -1, -1):
+            t = t0 + s
+            t_in = T - 1 - t if reverse else t
+            for r in range(rows):
+                b = lo + r
+                dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
+                if dhs.shape[0] != 0:
+                    for j in range(H):
+                        dh_t[j] += dhs[b, t, j]
+                d = ab[s, r]
+                if keep(mask, b, t_in):
+                    copy(dh_t, d)  # h = act(a)
+                    scale_by_derivative(act_code, d, hs[b, t])  # hs[b, t] = act(a)
+                    fill(dh_t, 0.0)  # h_prev reaches the loss only through a (added below)
+                else:  # a masked step passes dh straight to step t-1
+                    fill(d, 0.0)
+            # a = x_t @ kernel + bias + (h_prev * m) @ recurrent_kernel
+            recurrent_product_backward(ab[s], lo, recurrent_kernel, panels,
+                                       recurrent_dropout_mask, H, dh[lo:hi], tmp)
+        block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, ab, kernel, dropout_mask,
+                        recurrent_dropout_mask, xb, hb, am, dxb, dx, dkernel, drecurrent_kernel,
+                        dbias, 1.0 if end < T else 0.0)
