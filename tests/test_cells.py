@@ -270,6 +270,35 @@ def test_backward_in_blocks_of_steps_matches_reference(kernel_set, cell, variant
                             go_backwards=go_backwards)
 
 
+# The numba LSTM runs Keras's default gates (tanh, sigmoid) in float32 through one fused
+# register loop when H is a multiple of 16 on an AVX-512 CPU (lstm._cell_forward_fused):
+# here with 16 and 48 units, training and forward-only, every mask, both directions.
+@pytest.mark.parametrize("H", [16, 48])
+@pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+def test_lstm_fused_cell_matches_reference(kernel_set, H, go_backwards, mask_case):
+    if kernel_set != "numba":
+        pytest.skip("only the numba set fuses the LSTM cell")
+    from minilstm.kernels.cpu import _packed, lstm
+
+    if not _packed.has_wide_registers():
+        pytest.skip("the fused cell runs on AVX-512 CPUs only")
+    assert lstm.fuses(np.float32, H, "tanh", "sigmoid")
+    assert not lstm.fuses(np.float64, H, "tanh", "sigmoid")
+    assert not lstm.fuses(np.float32, H + 8, "tanh", "sigmoid")
+    assert not lstm.fuses(np.float32, H, "relu", "sigmoid")
+    _compare_with_reference(kernel_set, "lstm", {}, np.float32, H + len(mask_case), mask_case,
+                            sizes=(6, 5, 3, H), go_backwards=go_backwards)
+    B, T, I = 6, 5, 3
+    arrays, _ = random_problem(B, T, I, H, 3, dtype=np.float32, cell="lstm")
+    options = _options("lstm", {}, random_masks(B, T, I, H, 3, dtype=np.float32, cell="lstm",
+                                                **mask_case), go_backwards=go_backwards)
+    expected, _ = forward(reference, "lstm", arrays, **options)
+    got, _ = forward(kernels.get("numba"), "lstm", arrays, cache=False, **options)
+    _assert_close("hs", got[0], expected[0], TOLERANCES[np.float32])
+    _assert_close("cs", got[1], expected[1][:, -1:], TOLERANCES[np.float32])
+
+
 @pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
 def test_backward_without_input_gradient(kernel_set, cell, variant):
     """input_grad=False (the layer reads the model's data): dx is None, every other

@@ -12,7 +12,9 @@ time loops over one chunk of batch rows. They share:
                    the rows of one step inside [B, T, ...] buffers
     _packed.py     the per-step recurrent product on a weight packed once per
                    call, in register tiles (AVX-512 CPUs; BLAS elsewhere)
-    _vectors.py    512-bit registers as Numba values, for those tiles
+    _vectors.py    512-bit registers as Numba values, for those tiles and the
+                   fused LSTM cell
+    _vmath.py      sigmoid and tanh of a whole register (the fused cell's)
     _math.py       activations by their kernels.activations code, derivatives
                    from outputs, exp and tanh that vectorise, and
                    wide_vectors() for 512-bit loops
@@ -23,8 +25,8 @@ compiled pass, which minilstm.optimizers.Adam calls once this set is loaded.
 
 Numba's on-disk cache (`cache=True`, in this folder's __pycache__) is keyed on
 each file's own source: after editing a shared helper (_math.py, _sequence.py,
-_blas.py, _packed.py, _vectors.py), delete the cached `*.nbi`/`*.nbc` files,
-or the cell files keep running the helpers they were compiled with.
+_blas.py, _packed.py, _vectors.py, _vmath.py), delete the cached `*.nbi`/`*.nbc`
+files, or the cell files keep running the helpers they were compiled with.
 
 Every loop is `@njit(cache=True)` without fastmath: float32 results stay within
 1e-5 and float64 within 1e-10 of the reference. Absent masks travel as arrays
@@ -53,7 +55,7 @@ _KERNELS = {"lstm_forward": "lstm", "lstm_backward": "lstm", "gru_forward": "gru
             "gru_backward": "gru", "simple_rnn_forward": "simple_rnn",
             "simple_rnn_backward": "simple_rnn"}
 _SUBMODULES = ("lstm", "gru", "simple_rnn", "_math", "_blas", "_packed", "_parallel",
-               "_sequence", "_vectors")
+               "_sequence", "_vectors", "_vmath")
 
 
 def __getattr__(name):

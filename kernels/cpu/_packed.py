@@ -61,6 +61,11 @@ def _has_avx512():
 _AVX512 = _has_avx512()
 
 
+def has_wide_registers():
+    """True on a CPU with AVX-512 (as Numba compiles for it): 32 registers of 512 bits."""
+    return _AVX512
+
+
 def columns_per_panel(dtype):
     """NR: the columns of one panel, 4 registers of 64 bytes."""
     return _REGISTERS * 64 // np.dtype(dtype).itemsize

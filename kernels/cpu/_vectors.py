@@ -13,6 +13,16 @@ LLVM instruction:
     vfma(a, b, c)      a * b + c lane by lane, one rounding (llvm.fma)
     vadd(a, b)         a + b lane by lane
 
+and those _vmath.py's sigmoid and tanh need:
+
+    vsub, vmul(a, b)   a - b, a * b lane by lane
+    vabs(a)            |a| (llvm.fabs)
+    vfloor(a)          a rounded down to an integer
+    vcopysign(a, b)    |a| with the sign of b
+    vless(a, b, x, y)  x where a < b, else y (NaN compares false), lane by lane
+    vdiv(a, b)         a / b lane by lane
+    vldexp(a, n)       a * 2^n for integral n (given as floats), from exponent bits
+
 `row` is a 1-D array with unit stride; nothing checks the bounds, so the
 callers keep j + lanes <= row.size. These run compiled only: under
 NUMBA_DISABLE_JIT the packed GEMM takes its NumPy path and never calls them.
@@ -102,3 +112,84 @@ def vadd(typingctx, a, b):
         return builder.fadd(args[0], args[1])
 
     return a(a, b), codegen
+
+
+def _binary(instruction):
+    """An intrinsic for one LLVM binary instruction on two vectors (builder method name)."""
+    @intrinsic
+    def operation(typingctx, a, b):
+        def codegen(context, builder, signature, args):
+            return getattr(builder, instruction)(args[0], args[1])
+
+        return a(a, b), codegen
+
+    return operation
+
+
+vsub, vmul, vdiv = _binary("fsub"), _binary("fmul"), _binary("fdiv")
+
+
+def _llvm_function(builder, name, vector_type, arity):
+    """llvm.<name>.v<lanes><f32|f64>, the overloaded LLVM intrinsic for this vector type."""
+    return cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector_type, [vector_type] * arity),
+        f"llvm.{name}.v{vector_type.count}{vector_type.element.intrinsic_name}")
+
+
+def _unary(name):
+    """An intrinsic for the overloaded LLVM intrinsic llvm.<name> of one vector."""
+    @intrinsic
+    def operation(typingctx, a):
+        def codegen(context, builder, signature, args):
+            return builder.call(_llvm_function(builder, name, args[0].type, 1), args)
+
+        return a(a), codegen
+
+    return operation
+
+
+vabs, vfloor = _unary("fabs"), _unary("floor")
+
+
+@intrinsic
+def vcopysign(typingctx, a, b):
+    def codegen(context, builder, signature, args):
+        return builder.call(_llvm_function(builder, "copysign", args[0].type, 2), args)
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def vless(typingctx, a, b, x, y):
+    def codegen(context, builder, signature, args):
+        # one vmaxps / vminps / blend: LLVM matches the compare and select
+        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[2], args[3])
+
+    return x(a, b, x, y), codegen
+
+
+@intrinsic
+def vldexp(typingctx, a, n):
+    """a * 2^n for integral n in the float lanes of n, with exponent bits (as _math._exp_f32)."""
+    def codegen(context, builder, signature, args):
+        vector_type = args[0].type
+        lanes, single = vector_type.count, vector_type.element == ir.FloatType()
+        bits = ir.IntType(32 if single else 64)
+        integers = ir.VectorType(bits, lanes)
+
+        def splat(value):
+            return ir.Constant(integers, [value] * lanes)
+
+        k = builder.fptosi(args[1], integers)
+        # 2^n in two halves, so that results in the subnormal range round once
+        halves = (builder.ashr(k, splat(1)),)
+        halves += (builder.sub(k, halves[0]),)
+        bias, shift = (127, 23) if single else (1023, 52)
+        result = args[0]
+        for half in halves:
+            power = builder.bitcast(builder.shl(builder.add(half, splat(bias)), splat(shift)),
+                                    vector_type)
+            result = builder.fmul(result, power)
+        return result
+
+    return a(a, n), codegen
