@@ -61,6 +61,14 @@ def recurrent_panels(weight, masks, blas_threads):
     return pack(weight if masks.shape[0] == 0 and not blas_threads else weight[:0])
 
 
+def input_panels(kernel, masks):
+    """The kernel packed for the block loops' input projections (_packed.py): a few
+    steps' rows times few inputs, where the packed tiles beat BLAS by about a third
+    ((256, 32) x (32, 1024): 123 against 91 GFLOP/s). No panels (BLAS) with dropout
+    masks, whose products go block by block, or when the shape or CPU does not suit."""
+    return pack(kernel if masks.shape[0] == 0 else kernel[:0])
+
+
 def scratch(masks, B, T, D, dtype):
     """A [B, T, D] buffer for masked copies of an operand, or an empty one without masks."""
     return np.empty((B if masks.shape[0] else 0, T, D), dtype)
@@ -166,25 +174,29 @@ def gather_steps(lo, hi, x, t0, n, reverse, xb):
 
 
 @jit
-def project_block(lo, hi, x, t0, steps, reverse, kernel, masks, xb, zb):
+def project_block(lo, hi, x, t0, steps, reverse, kernel, panels, masks, xb, zb):
     """zb[:steps] = the input projections of processing steps t0 .. t0+steps-1 of rows
     lo:hi, time-major ([steps, rows, G*H]); xb: [>= steps, rows, I] scratch."""
     gather_steps(lo, hi, x, t0, steps, reverse, xb)
-    project_steps(lo, xb[:steps], kernel, masks, zb[:steps])
+    project_steps(lo, xb[:steps], kernel, panels, masks, zb[:steps])
 
 
 @jit
-def project_steps(lo, xb, kernel, masks, zb):
+def project_steps(lo, xb, kernel, panels, masks, zb):
     """zb = (xb * m_k) @ kernel_k per gate block k, for a few steps at once (time-major).
 
     xb: [n, rows, I] the inputs of rows lo:lo+rows (overwritten by their masked
-    copy when there are masks); kernel: [I, G*H]; masks: [M, B, I]; zb: [n, rows, G*H].
+    copy when there are masks); kernel: [I, G*H] and its panels (input_panels);
+    masks: [M, B, I]; zb: [n, rows, G*H].
     """
     n, rows, I = xb.shape
     x_rows = xb.reshape(n * rows, I)
     z_rows = zb.reshape(n * rows, zb.shape[2])
     if masks.shape[0] == 0:
-        gemm(x_rows, kernel, z_rows, 0.0)
+        if panels.shape[0] != 0:
+            packed_gemm(x_rows, panels, z_rows, 0.0)
+        else:
+            gemm(x_rows, kernel, z_rows, 0.0)
         return
     width = _block_width(masks, kernel.shape[1])
     plain = xb.copy()

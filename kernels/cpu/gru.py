@@ -44,6 +44,7 @@ from ._sequence import (
     block_scratch,
     block_weight_gradient,
     check_float_type,
+    input_panels,
     gather_h_prev_steps,
     gather_steps,
     keep,
@@ -98,8 +99,9 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     panels = recurrent_panels(recurrent_kernel[:, :(3 if reset_after else 2) * H], masks[2],
                               blas_splits_steps(B, T, I, H, 3, chunks))
     if not cache:
-        args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, CODES[activation],
-                CODES[recurrent_activation], reset_after, go_backwards,
+        args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
+                *masks, hs, CODES[activation], CODES[recurrent_activation], reset_after,
+                go_backwards,
                 steps_per_block(-(-B // chunks), T, 3 * H))
         run_chunks(_inference_rows, B, chunks, args)
         return hs, None
@@ -252,9 +254,9 @@ def _row(a, i, b, lo, time_major):
 
 
 @jit
-def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
-                    recurrent_dropout_mask, hs, act_code, rec_code, reset_after, reverse,
-                    block):
+def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels, bias, mask,
+                    dropout_mask, recurrent_dropout_mask, hs, act_code, rec_code, reset_after,
+                    reverse, block):
     """_forward_rows without a cache: the gates of `block` steps at a time, time-major.
 
     As lstm._forward_rows: one input-projection GEMM per block of steps into a
@@ -271,7 +273,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask,
     rec_h = np.empty((1, n, H), x.dtype)  # reset_after's recurrent_h, kept only for backward
     for t0 in range(0, T, block):
         steps = min(block, T - t0)
-        project_block(lo, hi, x, t0, steps, reverse, kernel, dropout_mask, xb, zb)
+        project_block(lo, hi, x, t0, steps, reverse, kernel, kernel_panels, dropout_mask, xb, zb)
         for s in range(steps):
             t = t0 + s
             # rec_h is one step deep: its step index is 0 where zb's is s

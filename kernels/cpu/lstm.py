@@ -62,6 +62,7 @@ from ._sequence import (
     backward_steps_per_block,
     block_gradients,
     check_float_type,
+    input_panels,
     keep,
     mask_arrays,
     project_block,
@@ -115,8 +116,9 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
     chunks = _num_chunks(B, T, I, H, 4)
     panels = recurrent_panels(recurrent_kernel, masks[2],
                               blas_splits_steps(B, T, I, H, 4, chunks))
-    args = (x, h0, c0, kernel, recurrent_kernel, panels, bias, *masks, hs, c_last, cs, act_cs,
-            gates, CODES[activation], CODES[recurrent_activation], go_backwards,
+    args = (x, h0, c0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
+            *masks, hs, c_last, cs, act_cs, gates, CODES[activation],
+            CODES[recurrent_activation], go_backwards,
             steps_per_block(-(-B // chunks), T, 4 * H),
             fuses(x.dtype, H, activation, recurrent_activation))
     run_chunks(_forward_rows, B, chunks, args)
@@ -176,9 +178,9 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
 
 
 @jit
-def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
-                  recurrent_dropout_mask, hs, c_last, cs, act_cs, gates, act_code, rec_code,
-                  reverse, block, fused):
+def _forward_rows(lo, hi, x, h0, c0, kernel, kernel_panels, recurrent_kernel, panels, bias, mask,
+                  dropout_mask, recurrent_dropout_mask, hs, c_last, cs, act_cs, gates, act_code,
+                  rec_code, reverse, block, fused):
     """The T steps of reference.lstm_forward for batch rows lo:hi.
 
     The pre-activations of `block` steps at a time live in a small time-major
@@ -188,9 +190,10 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, panels, bias, mas
 
     Args:
         lo, hi: the rows of this chunk; other rows are neither read nor written.
-        x: [B, T, I] in input order. h0, c0: [B, H]. kernel: [I, 4H];
-            recurrent_kernel: [H, 4H] and its panels (recurrent_panels); bias:
-            [4H]. The masks as mask_arrays gives them. All only read.
+        x: [B, T, I] in input order. h0, c0: [B, H]. kernel: [I, 4H] and its
+            panels (input_panels); recurrent_kernel: [H, 4H] and its panels
+            (recurrent_panels); bias: [4H]. The masks as mask_arrays gives
+            them. All only read.
         hs: [B, T, H] output (processing order); c_last: [B, 1, H] the final c.
         cs, act_cs: [B, T, H] and gates: [B, T, 4H], the cache (layouts in the
             module docstring), written; arrays with no rows to keep none.
@@ -209,7 +212,7 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, recurrent_kernel, panels, bias, mas
         copy(c0[lo + r], c[r])
     for t0 in range(0, T, block):
         n = min(block, T - t0)
-        project_block(lo, hi, x, t0, n, reverse, kernel, dropout_mask, xb, zb)
+        project_block(lo, hi, x, t0, n, reverse, kernel, kernel_panels, dropout_mask, xb, zb)
         for s in range(n):
             t = t0 + s
             t_in = T - 1 - t if reverse else t

@@ -30,6 +30,7 @@ from ._sequence import (
     backward_steps_per_block,
     block_gradients,
     check_float_type,
+    input_panels,
     keep,
     mask_arrays,
     project_block,
@@ -76,8 +77,9 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     panels = recurrent_panels(recurrent_kernel, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
     if not cache:
-        args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, CODES[activation],
-                go_backwards, steps_per_block(-(-B // chunks), T, H))
+        args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
+                *masks, hs, CODES[activation], go_backwards,
+                steps_per_block(-(-B // chunks), T, H))
         run_chunks(_inference_rows, B, chunks, args)
         return hs, None
     z = np.empty((B, T, H), x.dtype)  # scratch: a_t of every step, input order
@@ -168,8 +170,8 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, d
 
 
 @jit
-def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
-                    recurrent_dropout_mask, hs, act_code, reverse, block):
+def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels, bias, mask,
+                    dropout_mask, recurrent_dropout_mask, hs, act_code, reverse, block):
     """_forward_rows with a_t for `block` steps at a time in a small time-major buffer.
 
     As lstm._forward_rows without a cache. hs: [B, T, H] written (processing order).
@@ -181,7 +183,7 @@ def _inference_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask,
     hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
     for t0 in range(0, T, block):
         steps = min(block, T - t0)
-        project_block(lo, hi, x, t0, steps, reverse, kernel, dropout_mask, xb, zb)
+        project_block(lo, hi, x, t0, steps, reverse, kernel, kernel_panels, dropout_mask, xb, zb)
         for s in range(steps):
             t = t0 + s
             t_in = T - 1 - t if reverse else t
