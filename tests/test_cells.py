@@ -275,33 +275,36 @@ def test_backward_in_blocks_of_steps_matches_reference(kernel_set, cell, variant
                             go_backwards=go_backwards)
 
 
-# The numba LSTM runs Keras's default gates (tanh, sigmoid) in float32 through one fused
-# register loop when H is a multiple of 16 on an AVX-512 CPU (lstm._cell_forward_fused):
-# here with 16 and 48 units, training and forward-only, every mask, both directions.
+# The numba LSTM and GRU (reset_after) run Keras's default gates (tanh, sigmoid) in
+# float32 through one fused register loop when H is a multiple of 16 on an AVX-512 CPU
+# (lstm._cell_forward_fused, gru._cell_forward_after_fused): here with 16 and 48 units,
+# training and forward-only, every mask, both directions.
 @pytest.mark.parametrize("H", [16, 48])
 @pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
-def test_lstm_fused_cell_matches_reference(kernel_set, H, go_backwards, mask_case):
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS[:2], ids=CELL_IDS[:2])
+def test_fused_cell_matches_reference(kernel_set, cell, variant, H, go_backwards, mask_case):
     if kernel_set != "numba":
-        pytest.skip("only the numba set fuses the LSTM cell")
-    from minilstm.kernels.cpu import _packed, lstm
+        pytest.skip("only the numba set fuses the cells")
+    from minilstm.kernels.cpu import _packed, _vmath
 
     if not _packed.has_wide_registers():
-        pytest.skip("the fused cell runs on AVX-512 CPUs only")
-    assert lstm.fuses(np.float32, H, "tanh", "sigmoid")
-    assert not lstm.fuses(np.float64, H, "tanh", "sigmoid")
-    assert not lstm.fuses(np.float32, H + 8, "tanh", "sigmoid")
-    assert not lstm.fuses(np.float32, H, "relu", "sigmoid")
-    _compare_with_reference(kernel_set, "lstm", {}, np.float32, H + len(mask_case), mask_case,
-                            sizes=(6, 5, 3, H), go_backwards=go_backwards)
+        pytest.skip("the fused cells run on AVX-512 CPUs only")
+    assert _vmath.fuses(np.float32, H, "tanh", "sigmoid")
+    assert not _vmath.fuses(np.float64, H, "tanh", "sigmoid")
+    assert not _vmath.fuses(np.float32, H + 8, "tanh", "sigmoid")
+    assert not _vmath.fuses(np.float32, H, "relu", "sigmoid")
+    _compare_with_reference(kernel_set, cell, variant, np.float32, H + len(mask_case),
+                            mask_case, sizes=(6, 5, 3, H), go_backwards=go_backwards)
     B, T, I = 6, 5, 3
-    arrays, _ = random_problem(B, T, I, H, 3, dtype=np.float32, cell="lstm")
-    options = _options("lstm", {}, random_masks(B, T, I, H, 3, dtype=np.float32, cell="lstm",
-                                                **mask_case), go_backwards=go_backwards)
-    expected, _ = forward(reference, "lstm", arrays, **options)
-    got, _ = forward(kernels.get("numba"), "lstm", arrays, cache=False, **options)
+    arrays, _ = random_problem(B, T, I, H, 3, dtype=np.float32, cell=cell, reset_after=True)
+    options = _options(cell, variant, random_masks(B, T, I, H, 3, dtype=np.float32, cell=cell,
+                                                   **mask_case), go_backwards=go_backwards)
+    expected, _ = forward(reference, cell, arrays, **options)
+    got, _ = forward(kernels.get("numba"), cell, arrays, cache=False, **options)
     _assert_close("hs", got[0], expected[0], TOLERANCES[np.float32])
-    _assert_close("cs", got[1], expected[1][:, -1:], TOLERANCES[np.float32])
+    if cell == "lstm":
+        _assert_close("cs", got[1], expected[1][:, -1:], TOLERANCES[np.float32])
 
 
 @pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)

@@ -2,17 +2,27 @@
 
 _math.py's loops apply one activation to one row at a time; the LSTM cell
 calls five of them and four more loops per row, each a pass over memory. The
-fused cell (lstm._cell_forward_fused) instead takes 16 units at a time through
-all of it in registers, and needs the activations as functions of a register:
+fused cells (lstm._cell_forward_fused, gru._cell_forward_after_fused) instead
+take 16 units at a time through all of it in registers, and need the
+activations as functions of a register:
 these, the same Cephes formulas as _math._exp_f32 and _tanh_f32, operation for
 operation on 16 lanes (_vectors.py). NaN stays NaN, +-inf saturates.
 """
 
 import numpy as np
 
+from ._packed import has_wide_registers
 from ._vectors import vabs, vadd, vcopysign, vdiv, vfloor, vfma, vldexp, vless, vmul, vsplat, vsub
 
 _f = np.float32
+
+
+def fuses(dtype, H, activation, recurrent_activation):
+    """True when a cell's gate arithmetic runs on these registers (lstm._cell_forward_fused,
+    gru._cell_forward_after_fused): float32, H a multiple of 16, Keras's default tanh and
+    sigmoid, on a CPU with 512-bit registers (where _packed.py packs)."""
+    return (np.dtype(dtype) == np.float32 and H % 16 == 0 and activation == "tanh"
+            and recurrent_activation == "sigmoid" and has_wide_registers())
 
 
 def _inline(function):

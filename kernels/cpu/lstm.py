@@ -55,7 +55,6 @@ from numba.extending import overload
 from ..activations import CODES
 from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
 from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
-from ._packed import has_wide_registers
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
@@ -72,7 +71,7 @@ from ._sequence import (
     steps_per_block,
 )
 from ._vectors import vadd, vfma, vload, vmul, vstore
-from ._vmath import vsigmoid, vtanh
+from ._vmath import fuses, vsigmoid, vtanh
 
 __all__ = ["lstm_forward", "lstm_backward"]
 
@@ -305,13 +304,6 @@ def _cell_forward_fused_typed(z, bias, y, c, h, act_c, caching):
 
 
 _TANH, _SIGMOID = CODES["tanh"], CODES["sigmoid"]
-
-
-def fuses(dtype, H, activation, recurrent_activation):
-    """True when the forward runs _cell_forward_fused: float32, H a multiple of 16,
-    tanh and sigmoid, on a CPU with 512-bit registers (where _packed.py packs)."""
-    return (np.dtype(dtype) == np.float32 and H % 16 == 0 and activation == "tanh"
-            and recurrent_activation == "sigmoid" and has_wide_registers())
 
 
 @jit
