@@ -25,7 +25,7 @@ def _packed():
 
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("rows, depth, panels", [(1, 1, 1), (3, 130, 2), (4, 128, 1),
-                                                 (9, 300, 3), (32, 128, 8)])
+                                                 (9, 300, 3), (32, 128, 8), (5, 2048, 1)])
 @pytest.mark.parametrize("beta", [0.0, 1.0])
 def test_packed_gemm_matches_numpy(dtype, tolerance, rows, depth, panels, beta):
     _packed_module = _packed()

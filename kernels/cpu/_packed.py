@@ -35,10 +35,11 @@ from ._math import NUMBA_ERROR, jit
 _REGISTERS = 4  # vector registers per tile row: NR = 4 * lanes columns
 _ROWS = 4  # rows per tile: 4 x 4 = 16 accumulators
 _K_BLOCK = 128  # k per pass over a tile: a 128 x NR panel block is 32 KiB
-# Deeper products stay with BLAS: at W2's backward step, (64, 2048) x (2048, 512)
-# per chunk, the packed path measured 6-15% slower inside the loop (faster alone),
-# while every shallower product of W1-W3 measured faster (module docstring).
-_MAX_K = 1024
+# Deeper products stay with BLAS (not measured). W2's backward step, (64, 2048) x
+# (2048, 512) per chunk, measured 9% faster packed (backward 288 -> 262 ms a call)
+# once the backward kept its gradients in blocks of steps; before that, when it
+# streamed [B, T, 4H] arrays through memory too, 6-15% slower.
+_MAX_K = 2048
 
 
 def _has_avx512():
