@@ -275,14 +275,15 @@ def test_backward_in_blocks_of_steps_matches_reference(kernel_set, cell, variant
                             go_backwards=go_backwards)
 
 
-# The numba LSTM and GRU (reset_after) run Keras's default gates (tanh, sigmoid) in
-# float32 through one fused register loop when H is a multiple of 16 on an AVX-512 CPU
-# (lstm._cell_forward_fused, gru._cell_forward_after_fused): here with 16 and 48 units,
-# training and forward-only, every mask, both directions.
+# The numba LSTM, GRU (reset_after) and SimpleRNN (forward-only) run Keras's default
+# activations (tanh, sigmoid) in float32 through one fused register loop when H is a
+# multiple of 16 on an AVX-512 CPU (_vmath.fuses): here with 16 and 48 units, training
+# and forward-only, every mask, both directions.
 @pytest.mark.parametrize("H", [16, 48])
 @pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
-@pytest.mark.parametrize("cell, variant", CELL_VARIANTS[:2], ids=CELL_IDS[:2])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS[:2] + CELL_VARIANTS[3:],
+                         ids=CELL_IDS[:2] + CELL_IDS[3:])
 def test_fused_cell_matches_reference(kernel_set, cell, variant, H, go_backwards, mask_case):
     if kernel_set != "numba":
         pytest.skip("only the numba set fuses the cells")
@@ -294,6 +295,7 @@ def test_fused_cell_matches_reference(kernel_set, cell, variant, H, go_backwards
     assert not _vmath.fuses(np.float64, H, "tanh", "sigmoid")
     assert not _vmath.fuses(np.float32, H + 8, "tanh", "sigmoid")
     assert not _vmath.fuses(np.float32, H, "relu", "sigmoid")
+    assert _vmath.fuses(np.float32, H, "tanh") and not _vmath.fuses(np.float32, H, "relu")
     _compare_with_reference(kernel_set, cell, variant, np.float32, H + len(mask_case),
                             mask_case, sizes=(6, 5, 3, H), go_backwards=go_backwards)
     B, T, I = 6, 5, 3

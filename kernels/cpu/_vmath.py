@@ -1,11 +1,11 @@
-"""Sigmoid and tanh on a whole register of float32 lanes, for the fused LSTM cell.
+"""Sigmoid and tanh on a whole register of float32 lanes, for the fused cells.
 
 _math.py's loops apply one activation to one row at a time; the LSTM cell
 calls five of them and four more loops per row, each a pass over memory. The
-fused cells (lstm._cell_forward_fused, gru._cell_forward_after_fused) instead
-take 16 units at a time through all of it in registers, and need the
-activations as functions of a register:
-these, the same Cephes formulas as _math._exp_f32 and _tanh_f32, operation for
+fused cells (lstm._cell_forward_fused, gru._cell_forward_after_fused and
+simple_rnn._tanh_of_sum) instead take 16 units at a time through all of it
+in registers, and need the activations as functions of a register: these,
+the same Cephes formulas as _math._exp_f32 and _tanh_f32, operation for
 operation on 16 lanes (_vectors.py). NaN stays NaN, +-inf saturates.
 """
 
@@ -17,12 +17,13 @@ from ._vectors import vabs, vadd, vcopysign, vdiv, vfloor, vfma, vldexp, vless, 
 _f = np.float32
 
 
-def fuses(dtype, H, activation, recurrent_activation):
+def fuses(dtype, H, activation, recurrent_activation=None):
     """True when a cell's gate arithmetic runs on these registers (lstm._cell_forward_fused,
-    gru._cell_forward_after_fused): float32, H a multiple of 16, Keras's default tanh and
-    sigmoid, on a CPU with 512-bit registers (where _packed.py packs)."""
+    gru._cell_forward_after_fused, simple_rnn._tanh_of_sum): float32, H a multiple of
+    16, Keras's default activations (tanh, and sigmoid for the gates of a cell that has
+    a recurrent_activation), on a CPU with 512-bit registers (where _packed.py packs)."""
     return (np.dtype(dtype) == np.float32 and H % 16 == 0 and activation == "tanh"
-            and recurrent_activation == "sigmoid" and has_wide_registers())
+            and recurrent_activation in (None, "sigmoid") and has_wide_registers())
 
 
 def _inline(function):

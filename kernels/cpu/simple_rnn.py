@@ -20,6 +20,8 @@ Run with `NUMBA_DISABLE_JIT=1` to read or step through the loops as Python.
 """
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from ..activations import CODES
 from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
@@ -41,6 +43,8 @@ from ._sequence import (
     scratch,
     steps_per_block,
 )
+from ._vectors import vadd, vload, vstore
+from ._vmath import fuses, vtanh
 
 __all__ = ["simple_rnn_forward", "simple_rnn_backward"]
 
@@ -79,7 +83,7 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     if not cache:
         args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
                 *masks, hs, CODES[activation], go_backwards,
-                steps_per_block(-(-B // chunks), T, H))
+                steps_per_block(-(-B // chunks), T, H), fuses(x.dtype, H, activation))
         run_chunks(_inference_rows, B, chunks, args)
         return hs, None
     z = np.empty((B, T, H), x.dtype)  # scratch: a_t of every step, input order
@@ -171,10 +175,11 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, d
 
 @jit
 def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels, bias, mask,
-                    dropout_mask, recurrent_dropout_mask, hs, act_code, reverse, block):
+                    dropout_mask, recurrent_dropout_mask, hs, act_code, reverse, block, fused):
     """_forward_rows with a_t for `block` steps at a time in a small time-major buffer.
 
     As lstm._forward_rows without a cache. hs: [B, T, H] written (processing order).
+    fused: tanh in float32 through _tanh_of_sum (_vmath.fuses).
     """
     wide_vectors()
     T, H = x.shape[1], hs.shape[2]
@@ -192,6 +197,9 @@ def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, pane
                               zb[s], hm, 1.0)
             for b in range(lo, hi):
                 if keep(mask, b, t_in):
+                    if fused:
+                        _tanh_of_sum(zb[s, b - lo], bias, hs[b, t])
+                        continue
                     a = zb[s, b - lo]
                     for j in range(H):
                         a[j] = a[j] + bias[j]
@@ -199,6 +207,38 @@ def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, pane
                     copy(a, hs[b, t])
                 else:
                     copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+
+
+def _tanh_of_sum(a, bias, h):
+    """h = tanh(a + bias) for one row of float32, 16 units at a time in registers
+    (_vmath.py): one pass where the general loop makes three. For float64, compiled
+    from the same loop but never run (_vmath.fuses), and in plain Python, the general
+    loop (_tanh_of_sum_in_loops)."""
+    _tanh_of_sum_in_loops(a, bias, h)
+
+
+@jit
+def _tanh_of_sum_in_loops(a, bias, h):
+    """a += bias, a = tanh(a), h = a: the general row loop with tanh."""
+    for j in range(h.size):
+        a[j] = a[j] + bias[j]
+    activate(_TANH, a)
+    copy(a, h)
+
+
+@overload(_tanh_of_sum, jit_options={"error_model": "numpy", "nogil": True})
+def _tanh_of_sum_typed(a, bias, h):
+    if a.dtype != types.float32:
+        return lambda a, bias, h: _tanh_of_sum_in_loops(a, bias, h)
+
+    def registers(a, bias, h):
+        for j in range(0, h.size, 16):
+            vstore(h, j, vtanh(vadd(vload(a, j), vload(bias, j))))
+
+    return registers
+
+
+_TANH = CODES["tanh"]
 
 
 @jit
