@@ -377,17 +377,24 @@ def block_gradients(lo, hi, t0, n, reverse, x, hs, h0, zb, kernel, dropout_mask,
     and dx ([>= n, rows, I or H]); am: scratch for masked operands, as large as
     the larger of xb and hb (no entries without masks).
     """
-    x_steps, h_steps, z_steps = xb[:n], hb[:n], zb[:n]
-    gather_steps(lo, hi, x, t0, n, reverse, xb)
-    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
     x_scratch, h_scratch = block_scratch(am, n, hi - lo, xb.shape[2], hb.shape[2])
-    columns = zb.shape[2]
-    block_weight_gradient(lo, x_steps, dropout_mask, 0, columns, z_steps, dkernel, beta,
-                          x_scratch)
-    block_weight_gradient(lo, h_steps, recurrent_dropout_mask, 0, columns, z_steps,
+    block_input_products(lo, hi, t0, n, reverse, x, zb[:n], kernel, dropout_mask, xb, x_scratch,
+                         dxb, dx, dkernel, dbias, beta)
+    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
+    block_weight_gradient(lo, hb[:n], recurrent_dropout_mask, 0, zb.shape[2], zb[:n],
                           drecurrent_kernel, beta, h_scratch)
-    block_column_sums(z_steps, dbias, beta)
-    block_dx(lo, hi, t0, n, reverse, z_steps, kernel, dropout_mask, dxb, x_scratch, dx)
+
+
+@jit
+def block_input_products(lo, hi, t0, n, reverse, x, dz, kernel, dropout_mask, xb, scratch, dxb,
+                         dx, dkernel, dbias, beta):
+    """The input side of a block's products, the same in every cell: dkernel (+)=
+    Σ (x * m)ᵀ dz and dbias (+)= Σ dz (overwritten when beta is 0), and the block's dx.
+    dz: [n, rows, G*H]; xb, dxb: block scratch; scratch: masked operands (block_scratch)."""
+    gather_steps(lo, hi, x, t0, n, reverse, xb)
+    block_weight_gradient(lo, xb[:n], dropout_mask, 0, dz.shape[2], dz, dkernel, beta, scratch)
+    block_column_sums(dz, dbias, beta)
+    block_dx(lo, hi, t0, n, reverse, dz, kernel, dropout_mask, dxb, scratch, dx)
 
 
 @jit

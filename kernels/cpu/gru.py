@@ -42,13 +42,12 @@ from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
     backward_steps_per_block,
     block_column_sums,
-    block_dx,
+    block_input_products,
     block_scratch,
     block_weight_gradient,
     check_float_type,
     input_panels,
     gather_h_prev_steps,
-    gather_steps,
     keep,
     mask_arrays,
     project_block,
@@ -465,12 +464,10 @@ def _block_gradients(lo, hi, t0, n, reverse, x, hs, h0, gates, zb, zhb, kernel, 
     """
     H = hb.shape[2]
     z_steps, h_steps = zb[:n], hb[:n]
-    gather_steps(lo, hi, x, t0, n, reverse, xb)
-    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
     x_scratch, h_scratch = block_scratch(am, n, hi - lo, xb.shape[2], H)
-    block_weight_gradient(lo, xb[:n], dropout_mask, 0, 3 * H, z_steps, dkernel, beta, x_scratch)
-    block_column_sums(z_steps, dbias[0], beta)
-    block_dx(lo, hi, t0, n, reverse, z_steps, kernel, dropout_mask, dxb, x_scratch, dx)
+    block_input_products(lo, hi, t0, n, reverse, x, z_steps, kernel, dropout_mask, xb, x_scratch,
+                         dxb, dx, dkernel, dbias[0], beta)
+    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
     if reset_after:
         block_weight_gradient(lo, h_steps, recurrent_dropout_mask, 0, 3 * H, zhb[:n],
                               drecurrent_kernel, beta, h_scratch)
