@@ -75,3 +75,10 @@ def measure(w, repeats=7, seed=0):
     flops = sum(2.0 * c * m * k * n for _, c, m, k, n in products(w))
     return {"status": "ok", "phases": phases, "batch_s": per_batch, "call_s": call_s,
             "floor_s": per_batch * batches(w), "gflops": flops / per_batch / 1e9}
+
+
+def combine(runs):
+    """One floor record from the measure() runs of several rounds: the run with the
+    median floor_s (the lower middle one of an even count), and every run's floor_s."""
+    median = sorted(runs, key=lambda r: r["floor_s"])[(len(runs) - 1) // 2]
+    return {**median, "runs_s": [r["floor_s"] for r in runs]}

@@ -125,8 +125,8 @@ def markdown(doc):
     base = doc["baseline"]
     out = [f"# minilstm benchmarks ({doc['device']}{', quick sizes' if doc['quick'] else ''})", "",
            f"{doc['started']}; {m['cpu']}, {m['cores']} cores, {doc['threads']} threads for every "
-           f"framework; medians of {doc['repeats']} repeats after a warm-up; shuffle="
-           f"{doc['shuffle']}.  ",
+           f"framework; medians of {doc['repeats']} repeats after a warm-up, the frameworks of "
+           f"a workload taking turns (a repeat each per round); shuffle={doc['shuffle']}.  ",
            f"Reference GEMM (2048x2048 float32, {g.get('library', '?')}"
            f"{', ' + g['gpu'] if g.get('gpu') else ''}), the better of the runs at the start and "
            f"end: {_fmt(g.get('gflops'))} GFLOP/s "

@@ -8,7 +8,9 @@ SimpleRNN (W1-GRU, W3-GRU, W1-SimpleRNN, W3-SimpleRNN); see benchmarks/README.md
     python -m benchmarks.run --device gpu          # W1-W3 + DeepBench-style grid on a GPU
 
 Each (framework, workload) runs in a subprocess of its own with its threads
-pinned; results go to <out>/latest.json, latest.md and ratios.png.
+pinned. The frameworks of a workload, and its GEMM floor, take turns: one timed
+repeat each per round (run_turns). Results go to <out>/latest.json, latest.md
+and ratios.png.
 """
 
 import argparse
@@ -17,6 +19,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import select
 import shutil
 import signal
 import statistics
@@ -29,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, ROOT)
 
-from benchmarks import frameworks, report, workloads  # noqa: E402
+from benchmarks import floor, frameworks, report, workloads  # noqa: E402
 
 PACKAGES = ("numpy", "numba", "minilstm", "keras", "tensorflow", "tensorflow-cpu", "jax",
             "jaxlib", "torch", "cupy-cuda12x", "cupy-cuda11x", "matplotlib")
@@ -60,27 +63,57 @@ def machine_info(threads):
             "numpy_blas": blas, "packages": versions}
 
 
+def worker_command(args, framework, specs, result, gemm=False, floor=False, turns=False):
+    """The command line and environment of a worker (benchmarks/frameworks/__main__.py)."""
+    env = frameworks.environment(framework, args.threads, args.device)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", "benchmarks.frameworks", "--result", result,
+           "--device", args.device, "--threads", str(args.threads),
+           "--launched", repr(time.time()), "--repeats", str(args.repeats),
+           "--shuffle", str(int(args.shuffle))]
+    cmd += ["--gemm"] if gemm else [
+        "--framework", framework, "--spec", json.dumps([w.to_json() for w in specs])]
+    cmd += (["--floor"] if floor else []) + (["--turns"] if turns else [])
+    return cmd, env
+
+
+def settle(out, keys, framework, timed_out, why, tail):
+    """Marks the records of `keys` that never finished: a timeout, or an error (whose last
+    lines of output are printed)."""
+    for key in keys:
+        rec = out.setdefault(key, {"status": "running", "repeats": []})
+        if rec["status"] == "running":
+            rec.update(status="timeout" if timed_out else "error", note=why)
+        if rec["status"] == "error" and not timed_out:
+            print(f"    {framework} {key} failed; last lines of its output:", *tail,
+                  sep="\n      ", file=sys.stderr)
+    return out
+
+
+def last_lines(path):
+    with open(path) as f:
+        return f.read().strip().splitlines()[-15:]
+
+
+def read_json(path):
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def run_worker(args, framework, specs, timeout, env_extra=None, gemm=False, floor=False):
     """Runs one worker subprocess for `specs` (workloads, or the GEMM when gemm=True, or
-    their GEMM floors when floor=True).
+    their GEMM floors when floor=True), all its repeats in a row.
 
     Returns {workload id: result}; a run killed after timeout x len(specs) seconds
     keeps what it measured and marks the rest as timeouts; a crash is an error.
     """
-    env = frameworks.environment(framework, args.threads, args.device)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    env.update(env_extra or {})
     limit = timeout * max(1, len(specs))
     with tempfile.TemporaryDirectory() as tmp:
         result, log_path = os.path.join(tmp, "result.json"), os.path.join(tmp, "log.txt")
-        launched = time.time()
-        cmd = [sys.executable, "-m", "benchmarks.frameworks", "--result", result,
-               "--device", args.device, "--threads", str(args.threads),
-               "--launched", repr(launched), "--repeats", str(args.repeats),
-               "--shuffle", str(int(args.shuffle))]
-        cmd += ["--gemm"] if gemm else [
-            "--framework", framework, "--spec", json.dumps([w.to_json() for w in specs])]
-        cmd += ["--floor"] if floor else []
+        cmd, env = worker_command(args, framework, specs, result, gemm, floor)
+        env.update(env_extra or {})
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
@@ -91,22 +124,123 @@ def run_worker(args, framework, specs, timeout, env_extra=None, gemm=False, floo
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 timed_out = True
-        out = {}
-        if os.path.exists(result):
-            with open(result) as f:
-                out = json.load(f)
-        with open(log_path) as f:
-            tail = f.read().strip().splitlines()[-15:]
+        out, tail = read_json(result), last_lines(log_path)
     why = (f"killed after {limit:.0f} s (--max-seconds)" if timed_out else
            tail[-1] if tail else f"exit code {proc.returncode}")
-    for key in ["gemm"] if gemm else [w.id for w in specs]:
-        rec = out.setdefault(key, {"status": "running", "repeats": []})
-        if rec["status"] == "running":
-            rec.update(status="timeout" if timed_out else "error", note=why)
-        if rec["status"] == "error" and not timed_out:
-            print(f"    {framework} {key} failed; last lines of its output:", *tail,
-                  sep="\n      ", file=sys.stderr)
-    return out
+    return settle(out, ["gemm"] if gemm else [w.id for w in specs], framework, timed_out, why,
+                  tail)
+
+
+# Seconds between two turns: time for the threads of the worker whose turn ended
+# (OpenMP, XLA, Numba's pool) to stop spinning and go to sleep.
+TURN_PAUSE_S = 0.25
+
+
+class TurnWorker:
+    """One worker process that times one workload a repeat at a time, when its turn
+    comes (frameworks/__main__.py --turns). `limit` bounds its busy time: the
+    warm-up and its turns, not the others' turns it waits through."""
+
+    def __init__(self, args, framework, w, tmp, limit, floor=False):
+        self.framework, self.w, self.limit, self.busy = framework, w, limit, 0.0
+        name = framework + ("-floor" if floor else "")
+        self.result, self.log_path = (os.path.join(tmp, f"{name}.{ext}") for ext in ("json", "log"))
+        cmd, env = worker_command(args, framework, [w], self.result, floor=floor, turns=True)
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=log,
+                                         start_new_session=True)
+        self.pending, self.timed_out, self.alive = b"", False, True
+
+    def wait(self):
+        """The worker's next answer ('ready', 'done'), or None once it has ended (or been
+        killed for going over its limit)."""
+        start = time.perf_counter()
+        fd = self.proc.stdout.fileno()
+        while self.alive and b"\n" not in self.pending:
+            left = self.limit - self.busy - (time.perf_counter() - start)
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.timed_out, self.alive = True, False
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:  # it ended: its result file says how
+                self.alive = False
+            self.pending += chunk
+        self.busy += time.perf_counter() - start
+        if b"\n" not in self.pending:
+            return None
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line.decode().strip()
+
+    def turn(self, command):
+        """Sends one command ('repeat', 'phases'); True when the worker answered done."""
+        if not self.alive:
+            return False
+        try:
+            self.proc.stdin.write(command.encode() + b"\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.alive = False
+        return self.wait() == "done"
+
+    def finish(self):
+        """Ends the worker; its {workload id: result}, unfinished records settled."""
+        if self.alive:
+            try:
+                self.proc.stdin.write(b"quit\n")
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        out, tail = read_json(self.result), last_lines(self.log_path)
+        why = (f"killed after {self.limit:.0f} s busy (--max-seconds)" if self.timed_out else
+               tail[-1] if tail else f"exit code {self.proc.returncode}")
+        return settle(out, [self.w.id], self.framework, self.timed_out, why, tail)
+
+
+def run_turns(args, names, w, timeout):
+    """Times workload `w` in every framework of `names`, and (on CPU) its GEMM floor, in
+    rounds: each framework's worker warms up alone, then every round gives each live
+    worker one timed repeat in turn, the order rotating by one each round, so a burst
+    of load from a neighbour falls on one round of every framework rather than on all
+    the repeats of one. The baseline's phases (phases.py) come after the last round.
+
+    Returns ({framework: result}, the floor record or None).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = []
+        for name in names + (["floor"] if args.device == "cpu" else []):
+            is_floor = name == "floor"
+            worker = TurnWorker(args, "minilstm-numpy" if is_floor else name, w, tmp, timeout,
+                                floor=is_floor)
+            worker.wait()  # 'ready' after its warm-up, None if it could not run
+            workers.append((name, worker))
+        for round_ in range(args.repeats):
+            shift = round_ % len(workers)
+            for name, worker in workers[shift:] + workers[:shift]:
+                if worker.alive:
+                    time.sleep(TURN_PAUSE_S)
+                    worker.turn("repeat")
+        for name, worker in workers:
+            if name == frameworks.BASELINE[args.device]:
+                worker.turn("phases")
+        results = {name: worker.finish()[w.id] for name, worker in workers}
+    floor_rec = results.pop("floor", None)
+    if floor_rec is not None:
+        floor_rec = combine_floor(floor_rec)
+    return results, floor_rec
+
+
+def combine_floor(rec):
+    """A floor worker's record of runs, as one floor record (floor.combine)."""
+    if rec.get("status") != "ok" or not rec.get("runs"):
+        return {k: v for k, v in rec.items() if k != "runs"}
+    return floor.combine(rec["runs"])
 
 
 def measure_gemm(args, timeout):
@@ -117,16 +251,17 @@ def measure_gemm(args, timeout):
 
 
 def measure_floors(args, chosen, timeout):
-    """{workload id: GEMM floor record} (benchmarks/floor.py), in a pinned worker."""
-    if args.device != "cpu":
+    """{workload id: [floor.measure() runs]} (benchmarks/floor.py), in a pinned worker."""
+    if args.device != "cpu" or not chosen:
         return {}
     floors = run_worker(args, "minilstm-numpy", chosen, timeout, floor=True)
-    for w in chosen:
-        rec = floors.get(w.id, {})
-        if rec.get("status") == "ok":
-            print(f"  {w.id:<12} GEMM floor {rec['floor_s']:.3g} s per repeat "
-                  f"({rec['gflops']:.0f} GFLOP/s)", flush=True)
-    return floors
+    return {w.id: floors[w.id].get("runs", []) for w in chosen}
+
+
+def print_floor(w, rec):
+    if rec and rec.get("status") == "ok":
+        print(f"  {w.id:<12} GEMM floor {rec['floor_s']:.3g} s per repeat "
+              f"({rec['gflops']:.0f} GFLOP/s)", flush=True)
 
 
 def run_seed(args, framework, w, timeout):
@@ -220,9 +355,15 @@ def main(argv=None):
            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(args.threads),
            "baseline": frameworks.BASELINE[args.device], "workloads": [w.to_json() for w in chosen_w],
            "results": [], "notes": []}
-    print(f"machine: {doc['machine']['cpu']}, {args.threads} threads; measuring GEMM...", flush=True)
+    print(f"machine: {doc['machine']['cpu']}, {args.threads} threads; measuring GEMM...",
+          flush=True)
     gemms = [measure_gemm(args, timeout)]
-    doc["floors"] = measure_floors(args, chosen_w, timeout)
+    # Every workload takes turns (run_turns) except W0, whose repeats are fresh
+    # processes, and the GPU grid, one process per framework; W0's floor is
+    # measured at the start and the end, and the faster kept.
+    seeds = [w for w in chosen_w if w.kind == "seed"]
+    seed_floors = measure_floors(args, seeds, timeout)
+    doc["floors"] = {}
 
     skip = {}  # framework -> why it cannot run here
     for name in names:
@@ -230,37 +371,42 @@ def main(argv=None):
         if lacking:
             skip[name] = f"not installed ({', '.join(lacking)})"
             doc["notes"].append(f"{name}: skipped, {skip[name]}")
-    # The GPU grid runs as one process per framework (timeout per grid point);
-    # every other workload gets a process of its own.
     grid = [w for w in chosen_w if w.id.startswith("G")]
     groups = [[w] for w in chosen_w if w not in grid] + ([grid] if grid else [])
     for group in groups:
+        w = group[0]
+        turns = w.kind != "seed" and not w.id.startswith("G")
+        if turns:
+            taking = [n for n in names if n not in skip]
+            by_name, doc["floors"][w.id] = run_turns(args, taking, w, timeout)
+            print_floor(w, doc["floors"][w.id])
         for name in names:
             if name in skip:
                 recs = {w.id: {"status": "skipped", "note": skip[name]} for w in group}
-            elif group[0].kind == "seed":
-                recs = {group[0].id: run_seed(args, name, group[0], timeout)}
+            elif turns:
+                recs = {w.id: by_name[name]}
+            elif w.kind == "seed":
+                recs = {w.id: run_seed(args, name, w, timeout)}
             else:
                 recs = run_worker(args, name, group, timeout)
-            for w in group:
-                rec = recs[w.id]
+            for w_ in group:
+                rec = recs[w_.id]
                 if rec["status"] == "skipped" and name not in skip:  # no GPU, no kernel set
                     skip[name] = rec.get("note", "")
                     doc["notes"].append(f"{name}: skipped, {skip[name]}")
-                rec.update(framework=name, workload=w.id)
-                report.annotate(rec, w)
+                rec.update(framework=name, workload=w_.id)
+                report.annotate(rec, w_)
                 doc["results"].append(rec)
-                print("  " + report.progress_line(rec, w), flush=True)
+                print("  " + report.progress_line(rec, w_), flush=True)
 
     # The GEMM again at the end; the better of the two is the machine's reference
     # (a neighbour's load during one measurement should not flatter everyone).
     gemms.append(measure_gemm(args, timeout))
-    # The floors again too, keeping each workload's faster one, for the same reason.
-    for key, rec in measure_floors(args, chosen_w, timeout).items():
-        first = doc["floors"].get(key, {})
-        if rec.get("status") == "ok" and (first.get("status") != "ok"
-                                          or rec["floor_s"] < first["floor_s"]):
-            doc["floors"][key] = rec
+    for key, runs in measure_floors(args, seeds, timeout).items():
+        runs = seed_floors.get(key, []) + runs
+        if runs:
+            doc["floors"][key] = floor.combine(runs)
+            print_floor(next(w for w in seeds if w.id == key), doc["floors"][key])
     doc["gemm"] = max(gemms, key=lambda g: g.get("gflops", 0))
     doc["gemm"]["all_gflops"] = [g.get("gflops") for g in gemms]
     by_id = {w.id: w for w in chosen_w}

@@ -6,6 +6,14 @@
 The parent (benchmarks/run.py) sets the environment (threads, backends) and
 reads the JSON from --result, which is rewritten after every repeat so a run
 killed for time still leaves what it measured.
+
+With --turns (one workload), the worker warms up, says `ready`, then times one
+repeat per `repeat` line read from stdin and answers `done` after each; `phases`
+runs the baseline's breakdown (phases.py) and `quit` ends it. The parent hands
+the turns round every live worker of a workload, so a burst of load from a
+neighbour slows one round of every framework instead of all the repeats of one
+(run.py). Its answers go to the stdout it was started with; whatever a library
+prints goes to stderr, the log.
 """
 
 import argparse
@@ -67,7 +75,9 @@ def gemm(device, n=2048, repeats=10):
             "gflops": 2 * n**3 / median / 1e9}
 
 
-def run_workload(adapter, w, args, out, save):
+def warm_up(adapter, w, args, out, save):
+    """Builds the model and warms it up; returns a function that times one repeat
+    (None for the seed workload, which times itself here)."""
     from ..workloads import data
 
     x, y = data(w, args.seed)
@@ -83,7 +93,7 @@ def run_workload(adapter, w, args, out, save):
         t = time.perf_counter()
         adapter.fit(model, x, y, w.batch, w.epochs, args.shuffle)
         out["fit_warm_s"] = time.perf_counter() - t
-        return
+        return None
     if w.kind == "fit":
         def step(xs, ys):
             out["loss"] = adapter.fit(model, xs, ys, w.batch, 1, args.shuffle)
@@ -94,15 +104,44 @@ def run_workload(adapter, w, args, out, save):
     t = time.perf_counter()
     step(x[:n], y[:n])
     out["warmup_s"] = time.perf_counter() - t
-    for _ in range(args.repeats):
+
+    def repeat():
         t = time.perf_counter()
         step(x, y)
         out["repeats"].append(time.perf_counter() - t)
         save()
-    if args.framework == BASELINE[args.device] and args.device == "cpu":
-        from ..phases import measure
 
-        out["phases"] = measure(model, w, x, y)
+    def phases():  # the baseline's per-phase breakdown, on the CPU
+        if args.framework == BASELINE[args.device] and args.device == "cpu":
+            from ..phases import measure
+
+            out["phases"] = measure(model, w, x, y)
+            save()
+    repeat.phases = phases
+    return repeat
+
+
+def run_workload(adapter, w, args, out, save):
+    """Warm-up, then --repeats timed repeats in a row (and the baseline's phases)."""
+    repeat = warm_up(adapter, w, args, out, save)
+    if repeat is None:
+        return
+    for _ in range(args.repeats):
+        repeat()
+    repeat.phases()
+
+
+def take_turns(commands, answer):
+    """Says `ready`, then runs {command: function} for each line read from stdin until
+    `quit` or its end, answering `done` after each. An exception ends the turns: the
+    caller records it, and the parent reads the end of this process as the end."""
+    answer("ready")
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            return
+        commands[command]()
+        answer("done")
 
 
 def main(argv=None):
@@ -120,8 +159,19 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--launched", type=float, default=time.time(),
                    help="time.time() when the parent started this process")
+    p.add_argument("--turns", action="store_true",
+                   help="one workload (or floor): warm up, then time one repeat per `repeat` "
+                        "line on stdin (see above)")
     args = p.parse_args(argv)
     pin_cores(args.threads)
+    answer = None
+    if args.turns:  # answers on the stdout we were given; libraries' prints to the log
+        channel = os.fdopen(os.dup(1), "w")
+        os.dup2(2, 1)
+
+        def answer(text):
+            channel.write(text + "\n")
+            channel.flush()
     if args.gemm:
         try:
             out = {"gemm": gemm(args.device)}
@@ -133,16 +183,25 @@ def main(argv=None):
 
     specs = json.loads(args.spec)
     specs = [Workload(**s) for s in (specs if isinstance(specs, list) else [specs])]
-    if args.floor:
+    if args.floor:  # each workload's record gathers its floor runs (floor.combine)
         from .. import floor
 
         out = {}
         for w in specs:
+            rec = out[w.id] = {"status": "running", "runs": []}
+
+            def measure():
+                rec["runs"].append(floor.measure(w))
+                write(args.result, out)
             try:
-                out[w.id] = floor.measure(w)
+                if args.turns:
+                    take_turns({"repeat": measure}, answer)
+                else:
+                    measure()
+                rec["status"] = "ok"
             except Exception as e:
                 traceback.print_exc()
-                out[w.id] = {"status": "error", "note": f"{type(e).__name__}: {e}"[:300]}
+                rec.update(status="error", note=f"{type(e).__name__}: {e}"[:300])
             write(args.result, out)
         return 0
     results, failed = {}, False
@@ -160,8 +219,13 @@ def main(argv=None):
         out = results[w.id] = {"status": "running", "repeats": [], **loaded}
         if "status" in loaded:
             continue
+        save = lambda: write(args.result, results)  # noqa: E731
         try:
-            run_workload(adapter, w, args, out, save=lambda: write(args.result, results))
+            if args.turns:
+                repeat = warm_up(adapter, w, args, out, save)
+                take_turns({"repeat": repeat, "phases": repeat.phases}, answer)
+            else:
+                run_workload(adapter, w, args, out, save)
             out["status"] = "ok"
         except Exception as e:  # reported in the table, with the traceback on stderr
             traceback.print_exc()
