@@ -353,7 +353,8 @@ def main(argv=None):
     doc = {"device": args.device, "quick": args.quick, "repeats": args.repeats,
            "threads": args.threads, "max_seconds": timeout, "shuffle": args.shuffle,
            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(args.threads),
-           "baseline": frameworks.BASELINE[args.device], "workloads": [w.to_json() for w in chosen_w],
+           "baseline": frameworks.BASELINE[args.device],
+           "workloads": [w.to_json() for w in chosen_w],
            "results": [], "notes": []}
     print(f"machine: {doc['machine']['cpu']}, {args.threads} threads; measuring GEMM...",
           flush=True)

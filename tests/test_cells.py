@@ -105,7 +105,7 @@ def test_cell_matches_reference(kernel_set, dtype, cell, variant, go_backwards, 
 
 # 64 units: every recurrent product of every cell has a multiple of 64 float32 (32
 # float64) columns, so the Numba set packs its recurrent weights (kernels/cpu/_packed.py)
-# on AVX-512 CPUs; 7 rows leave 3 after a tile of 4, and (20, 4, 3, 64) splits into
+# on AVX-512 (and AVX2) CPUs; 7 rows leave 3 after a tile of 4, and (20, 4, 3, 64) splits into
 # two chunks of 10. The recurrent dropout cases take the BLAS path beside it.
 @pytest.mark.parametrize("sizes", [(7, 5, 3, 64), (20, 4, 3, 64)], ids=["rows7", "chunks2"])
 @pytest.mark.parametrize("mask_case", [{}, {"mask": True}, {"recurrent_dropout": True}],
@@ -115,6 +115,28 @@ def test_cell_matches_reference(kernel_set, dtype, cell, variant, go_backwards, 
 def test_cell_matches_reference_with_packed_weights(kernel_set, dtype, cell, variant,
                                                     mask_case, sizes):
     seed = 5 * CELL_IDS.index(CELL_IDS[CELL_VARIANTS.index((cell, variant))]) + len(mask_case)
+    _compare_with_reference(kernel_set, cell, variant, dtype, seed, mask_case, sizes=sizes,
+                            go_backwards=bool(seed % 2))
+
+
+# The panels an AVX2 CPU packs (one 64-byte vector wide, 6-row tiles, h_prev's rows
+# gathered first), run here on whatever vector CPU this is: 7 and 10 rows leave 1 and
+# 4 after a tile of 6.
+@pytest.mark.parametrize("sizes", [(7, 5, 3, 64), (20, 4, 3, 64)], ids=["rows7", "chunks2"])
+@pytest.mark.parametrize("mask_case", [{}, {"mask": True}], ids=["none", "mask"])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_cell_matches_reference_with_avx2_panels(kernel_set, dtype, cell, variant, mask_case,
+                                                 sizes, monkeypatch):
+    if kernel_set != "numba":
+        pytest.skip("only the numba set packs its weights")
+    from minilstm.kernels.cpu import _packed
+
+    if not _packed.has_vector_registers():
+        pytest.skip("the packed product needs a CPU with AVX-512 or AVX2; BLAS runs here")
+    monkeypatch.setattr(_packed, "_REGISTERS", 1)
+    assert _packed.pack(np.ones((4, 64), dtype)).shape[2] * np.dtype(dtype).itemsize == 64
+    seed = 3 * CELL_IDS.index(CELL_IDS[CELL_VARIANTS.index((cell, variant))]) + len(mask_case)
     _compare_with_reference(kernel_set, cell, variant, dtype, seed, mask_case, sizes=sizes,
                             go_backwards=bool(seed % 2))
 
@@ -277,7 +299,7 @@ def test_backward_in_blocks_of_steps_matches_reference(kernel_set, cell, variant
 
 # The numba LSTM, GRU (reset_after) and SimpleRNN (forward-only) run Keras's default
 # activations (tanh, sigmoid) in float32 through one fused register loop when H is a
-# multiple of 16 on an AVX-512 CPU (_vmath.fuses): here with 16 and 48 units, training
+# multiple of 16 on an AVX-512 or AVX2 CPU (_vmath.fuses): with 16 and 48 units, training
 # and forward-only, every mask, both directions.
 @pytest.mark.parametrize("H", [16, 48])
 @pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
@@ -289,8 +311,8 @@ def test_fused_cell_matches_reference(kernel_set, cell, variant, H, go_backwards
         pytest.skip("only the numba set fuses the cells")
     from minilstm.kernels.cpu import _packed, _vmath
 
-    if not _packed.has_wide_registers():
-        pytest.skip("the fused cells run on AVX-512 CPUs only")
+    if not _packed.has_vector_registers():
+        pytest.skip("the fused cells run on AVX-512 and AVX2 CPUs only")
     assert _vmath.fuses(np.float32, H, "tanh", "sigmoid")
     assert not _vmath.fuses(np.float64, H, "tanh", "sigmoid")
     assert not _vmath.fuses(np.float32, H + 8, "tanh", "sigmoid")

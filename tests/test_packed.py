@@ -1,9 +1,10 @@
 """The packed per-step product of the Numba set (kernels/cpu/_packed.py) against NumPy.
 
-Its tiles hold 4 rows x NR columns in 512-bit registers and walk K in blocks;
-these shapes reach every path: rows left after the tiles of 4, K beyond one
-block, several panels, overwrite (beta 0) and accumulate (beta 1), rows with a
-stride of their own. Cell parity with packed weights is in test_cells.py.
+Its tiles hold 4 rows x 4 vectors (AVX-512) or 6 rows x 1 vector (AVX2) of c and
+walk K in blocks; both tiles run on any CPU with either, and these shapes reach
+every path: rows left after the tiles of 4 or 6, K beyond one block, several
+panels, overwrite (beta 0) and accumulate (beta 1), rows with a stride of their
+own. Cell parity with packed weights is in test_cells.py.
 """
 
 import numpy as np
@@ -18,16 +19,18 @@ pytestmark = pytest.mark.skipif(not kernels._module("numba").is_available(),
 def _packed():
     from minilstm.kernels.cpu import _packed
 
-    if not _packed.can_pack(1, _packed.columns_per_panel(np.float32), np.float32):
-        pytest.skip("the packed product needs a CPU with AVX-512; BLAS runs instead here")
+    if not _packed.has_vector_registers():
+        pytest.skip("the packed product needs a CPU with AVX-512 or AVX2; BLAS runs instead here")
     return _packed
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("rows, depth, panels", [(1, 1, 1), (3, 130, 2), (4, 128, 1),
-                                                 (9, 300, 3), (32, 128, 8), (5, 2048, 1)])
+                                                 (9, 300, 3), (32, 128, 8), (5, 2048, 1),
+                                                 (12, 64, 2), (13, 129, 1)])
 @pytest.mark.parametrize("beta", [0.0, 1.0])
-def test_packed_gemm_matches_numpy(dtype, tolerance, rows, depth, panels, beta):
+@pytest.mark.parametrize("registers", [4, 1], ids=["avx512_tile", "avx2_tile"])
+def test_packed_gemm_matches_numpy(dtype, tolerance, rows, depth, panels, beta, registers):
     _packed_module = _packed()
     from minilstm.kernels.cpu._math import jit
 
@@ -36,7 +39,7 @@ def test_packed_gemm_matches_numpy(dtype, tolerance, rows, depth, panels, beta):
         _packed_module.packed_gemm(a, packed, c, beta)
 
     rng = np.random.default_rng(rows * depth)
-    NR = _packed_module.columns_per_panel(dtype)
+    NR = _packed_module.columns_per_panel(dtype, registers)
     width = panels * NR
     a = rng.standard_normal((rows, depth)).astype(dtype)
     b = rng.standard_normal((depth, width)).astype(dtype)
@@ -44,7 +47,7 @@ def test_packed_gemm_matches_numpy(dtype, tolerance, rows, depth, panels, beta):
     untouched = buffer.copy()
     c = buffer[:, 1, 2:2 + width]  # rows 3 * (width + 5) apart, as a step's rows in [B, T, G*H]
     expected = a.astype(np.float64) @ b + beta * c
-    packed = _packed_module.pack(b)
+    packed = _packed_module.pack(b, registers)
     assert packed.shape == (panels, depth, NR)
     compiled(a, packed, c, beta)
     error = np.abs(c - expected).max() / max(1.0, np.abs(expected).max())
@@ -61,3 +64,21 @@ def test_pack_refuses_what_it_cannot_tile():
     assert packed.pack(np.ones((packed._MAX_K + 1, NR), np.float32)).shape == (0, 1, 1)
     weight = np.arange(8 * 2 * NR, dtype=np.float32).reshape(8, 2 * NR)
     np.testing.assert_array_equal(packed.pack(weight)[1, 3], weight[3, NR:])
+
+
+@pytest.mark.parametrize("features, isa", [
+    ("+sse4.2,+avx,+avx2,+fma,+avx512f,+avx512bw", "avx512"),
+    ("+sse4.2,+avx,+avx2,+fma,-avx512f", "avx2"),  # AVX-512 turned off: AVX2's tile
+    ("+sse4.2,+avx,+avx2,-fma", None),  # no FMA: BLAS
+    ("+sse4.2,+avx", None),
+])
+def test_the_tile_follows_numbas_cpu_features(features, isa, monkeypatch):
+    from numba.core import config
+
+    from minilstm.kernels.cpu import _packed
+
+    monkeypatch.setattr(config, "CPU_FEATURES", features)
+    assert _packed._vector_isa() == isa
+    monkeypatch.setattr(config, "CPU_FEATURES", None)
+    monkeypatch.setattr(config, "CPU_NAME", "generic")  # a named CPU: nothing assumed
+    assert _packed._vector_isa() is None

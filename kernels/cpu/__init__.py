@@ -11,9 +11,9 @@ time loops over one chunk of batch rows. They share:
     _blas.py       gemm on strided views: BLAS writes into and accumulates in
                    the rows of one step inside [B, T, ...] buffers
     _packed.py     the per-step recurrent product on a weight packed once per
-                   call, in register tiles (AVX-512 CPUs; BLAS elsewhere)
-    _vectors.py    512-bit registers as Numba values, for those tiles and the
-                   fused LSTM cell
+                   call, in register tiles (AVX-512 or AVX2 CPUs; BLAS elsewhere)
+    _vectors.py    64-byte vectors as Numba values (one AVX-512 register, two
+                   AVX2 ones), for those tiles and the fused cells
     _vmath.py      sigmoid and tanh of a whole register (the fused cell's)
     _math.py       activations by their kernels.activations code, derivatives
                    from outputs, exp and tanh that vectorise, and

@@ -9,31 +9,38 @@ panels of NR columns stored K-major:
 
     panels[p, k, :] = b[k, p*NR : (p+1)*NR]          panels: [N/NR, K, NR]
 
-and each step runs register tiles over them: a tile holds 4 rows x NR columns
-of c in 16 vector registers (_vectors.py), and for every k adds
-a[i, k] * panels[p, k, :] to them, 16 fused multiply-adds per k that read one
-row of the panel and 4 numbers of a. K is walked in blocks of _K_BLOCK so that
-the part of the panel in use (32 KiB) stays in the core's L1 cache.
+and each step runs register tiles over them, K walked in blocks of _K_BLOCK
+so that the part of the panel in use stays in the core's L1 cache. A tile
+sums a few rows x NR columns of c in vector registers (_vectors.py: 64 bytes
+each, 16 float32 or 8 float64 lanes), and for every k adds
+a[i, k] * panels[p, k, :] to them, reading one row of the panel and one
+number of a per row. Its shape follows the CPU's registers:
 
-NR is 4 registers: 64 float32 or 32 float64 columns. `can_pack` says when this
-path is taken: an AVX-512 CPU (the 16 accumulators and the panel row fill 20 of
-its 32 vector registers; with AVX2's 16 they would spill), N a multiple of NR
-and K at most _MAX_K. Otherwise the loops call BLAS, as before.
+    AVX-512 (32 registers of 64 bytes)   4 rows x 4 registers: NR = 64 float32,
+                                         16 accumulators + the panel row's 4
+    AVX2 (16 registers of 32 bytes)      6 rows x 1 register: NR = 16 float32,
+                                         each 64-byte vector 2 registers, so 12
+                                         accumulators + the panel row's 2
+
+(with AVX2's 16 registers the 4 x 4 tile would spill). `can_pack` says when
+this path is taken: one of those CPUs, N a multiple of NR and K at most
+_MAX_K. Otherwise the loops call BLAS.
 
 Measured on this project's 2-core Emerald Rapids, one thread, against the
 OpenBLAS NumPy ships (GFLOP/s, float32): (32,128)x(128,512) 164 vs 101,
 (32,512)x(512,128) 146 vs 97, (128,256)x(256,1024) 156 vs 132,
-(64,512)x(512,2048) 130 vs 119. Each element of c is one sum in k order with
-one rounding per step, as a BLAS dot product is; results differ from BLAS's
-only in summation order.
+(64,512)x(512,2048) 130 vs 119. With AVX-512 turned off (NUMBA_CPU_FEATURES
+without it, OpenBLAS's Haswell kernels), the AVX2 tile against that OpenBLAS:
+(32,128)x(128,512) 72 vs 48, (128,256)x(256,1024) 78 vs 72, (64,512)x(512,2048)
+73 vs 61, where one core's AVX2 peak is 88. Each element of c is one sum
+in k order with one rounding per step, as a BLAS dot product is; results
+differ from BLAS's only in summation order.
 """
 
 import numpy as np
 
 from ._math import NUMBA_ERROR, jit
 
-_REGISTERS = 4  # vector registers per tile row: NR = 4 * lanes columns
-_ROWS = 4  # rows per tile: 4 x 4 = 16 accumulators
 _K_BLOCK = 128  # k per pass over a tile: a 128 x NR panel block is 32 KiB
 # Deeper products stay with BLAS (not measured). W2's backward step, (64, 2048) x
 # (2048, 512) per chunk, measured 9% faster packed (backward 288 -> 262 ms a call)
@@ -42,49 +49,73 @@ _K_BLOCK = 128  # k per pass over a tile: a 128 x NR panel block is 32 KiB
 _MAX_K = 2048
 
 
-def _has_avx512():
-    """True when Numba compiles for a CPU with AVX-512 (its own CPU settings honoured)."""
+def _vector_isa():
+    """'avx512', 'avx2' (with FMA) or None: the vector registers Numba compiles for, its
+    own CPU settings honoured (NUMBA_CPU_FEATURES; a named CPU assumes no features)."""
     if NUMBA_ERROR is not None:
-        return False
+        return None
     from numba.core import config
 
     if config.CPU_FEATURES is not None:
         features = config.CPU_FEATURES
     elif config.CPU_NAME not in (None, "host"):
-        return False  # a named (portable) CPU: no host features assumed
+        return None  # a named (portable) CPU: no host features assumed
     else:
         import llvmlite.binding as llvm
 
         features = llvm.get_host_cpu_features().flatten()
-    return "+avx512f" in features.split(",")
+    features = set(features.split(","))
+    if "+avx512f" in features:
+        return "avx512"
+    if {"+avx2", "+fma"} <= features:
+        return "avx2"
+    return None
 
 
-_AVX512 = _has_avx512()
+_ISA = _vector_isa()
+# Vector registers (of 64 bytes) per tile row: NR = _REGISTERS x lanes columns.
+_REGISTERS = {"avx512": 4, "avx2": 1}.get(_ISA, 0)
 
 
 def has_wide_registers():
     """True on a CPU with AVX-512 (as Numba compiles for it): 32 registers of 512 bits."""
-    return _AVX512
+    return _ISA == "avx512"
 
 
-def columns_per_panel(dtype):
-    """NR: the columns of one panel, 4 registers of 64 bytes."""
-    return _REGISTERS * 64 // np.dtype(dtype).itemsize
+def has_vector_registers():
+    """True where the packed tiles and the fused cells' registers run: AVX-512, or AVX2
+    with FMA (each 64-byte vector then takes two of its 32-byte registers)."""
+    return _ISA is not None
+
+
+def columns_per_panel(dtype, registers=None):
+    """NR: the columns of one panel, `registers` (this CPU's tile width unless given)
+    vectors of 64 bytes."""
+    return (registers or _REGISTERS) * 64 // np.dtype(dtype).itemsize
 
 
 def can_pack(k, n, dtype):
     """True when a (k, n) weight of `dtype` runs through packed panels here."""
-    return _AVX512 and 0 < k <= _MAX_K and n > 0 and n % columns_per_panel(dtype) == 0
+    return (_ISA is not None and 0 < k <= _MAX_K and n > 0
+            and n % columns_per_panel(dtype) == 0)
 
 
-def pack(b):
+def pack(b, registers=None):
     """b's panels, [N/NR, K, NR] C-contiguous, or an empty [0, 1, 1] array when b
-    cannot be packed (the loops then call BLAS). b: [K, N], any strides."""
+    cannot be packed (the loops then call BLAS). b: [K, N], any strides.
+    registers: the tile width in 64-byte vectors, 4 (AVX-512's tile) or 1 (AVX2's);
+    this CPU's unless given (tests run both tiles on one CPU)."""
     K, N = b.shape
-    if not can_pack(K, N, b.dtype):
+    if not can_pack(K, N, b.dtype) and registers is None:
         return np.empty((0, 1, 1), b.dtype)
-    NR = columns_per_panel(b.dtype)
+    NR = columns_per_panel(b.dtype, registers)
     return np.ascontiguousarray(np.reshape(b, (K, N // NR, NR)).transpose(1, 0, 2))
+
+
+@jit
+def one_register_wide(panels):
+    """True for AVX2's panels (NR one 64-byte vector), False for AVX-512's."""
+    return panels.shape[2] * panels.itemsize == 64
 
 
 def packed_gemm(a, panels, c, beta):
@@ -119,14 +150,54 @@ if NUMBA_ERROR is None:
                 for p in range(P):
                     panel = panels[p].reshape(K * NR)
                     i = 0
-                    while i + _ROWS <= M:
+                    if NR == 64 // c.itemsize:  # AVX2's tile: 6 rows x 1 register
+                        while i < M:
+                            _tile6(a, i, M, panel, c, p * NR, k0, k1, fresh)
+                            i += 6
+                        continue
+                    while i + 4 <= M:  # AVX-512's: 4 rows x 4 registers
                         _tile(a, i, panel, c, p * NR, k0, k1, fresh)
-                        i += _ROWS
+                        i += 4
                     while i < M:
                         _tile_row(a, i, panel, c, p * NR, k0, k1, fresh)
                         i += 1
 
         return impl
+
+    @jit
+    def _tile6(a, i, M, panel, c, j, k0, k1, fresh):
+        """c[i:i+6, j:j+NR] += a[i:i+6, k0:k1] @ panel rows k0:k1 (= if fresh), NR one
+        register: AVX2's tile (see _tile for why the sum starts from zero). Past row
+        M - 1 it multiplies row M - 1 again and stores nothing: a last tile of fewer
+        rows costs one of 6, where single-row passes ran at half the speed."""
+        NR = 64 // c.itemsize
+        i1, i2, i3 = min(i + 1, M - 1), min(i + 2, M - 1), min(i + 3, M - 1)
+        i4, i5 = min(i + 4, M - 1), min(i + 5, M - 1)
+        v0 = v1 = v2 = v3 = v4 = v5 = vsplat(c.dtype.type(0.0))
+        for k in range(k0, k1):
+            b = vload(panel, k * NR)
+            v0 = vfma(vsplat(a[i, k]), b, v0)
+            v1 = vfma(vsplat(a[i1, k]), b, v1)
+            v2 = vfma(vsplat(a[i2, k]), b, v2)
+            v3 = vfma(vsplat(a[i3, k]), b, v3)
+            v4 = vfma(vsplat(a[i4, k]), b, v4)
+            v5 = vfma(vsplat(a[i5, k]), b, v5)
+        _store1(c[i], j, fresh, v0)
+        if i + 1 < M:
+            _store1(c[i1], j, fresh, v1)
+        if i + 2 < M:
+            _store1(c[i2], j, fresh, v2)
+        if i + 3 < M:
+            _store1(c[i3], j, fresh, v3)
+        if i + 4 < M:
+            _store1(c[i4], j, fresh, v4)
+        if i + 5 < M:
+            _store1(c[i5], j, fresh, v5)
+
+    @jit
+    def _store1(row, j, fresh, v):
+        """row[j : j + lanes] = v, or += v unless fresh."""
+        vstore(row, j, v if fresh else vadd(vload(row, j), v))
 
     @jit
     def _tile(a, i, panel, c, j, k0, k1, fresh):

@@ -4,8 +4,9 @@ Numba has no vector type, and its loops vectorise only what LLVM's cost model
 picks. A GEMM tile needs more: a few dozen vector accumulators that live in
 registers across the whole K loop. This file gives Numba a type for one
 512-bit register (16 float32 or 8 float64 lanes: LLVM's `<16 x float>` /
-`<8 x double>`) and the four operations a tile needs, each lowered to one
-LLVM instruction:
+`<8 x double>`; on an AVX2 CPU LLVM holds each in two 256-bit registers and
+runs each operation as two) and the four operations a tile needs, each
+lowered to one LLVM instruction:
 
     vload(row, j)      the lanes row[j : j + lanes] (unaligned load)
     vstore(row, j, v)  row[j : j + lanes] = v
@@ -33,7 +34,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-VECTOR_BYTES = 64  # one AVX-512 register
+VECTOR_BYTES = 64  # one AVX-512 register; LLVM splits it in two on AVX2
 
 
 class Vector(types.Type):

@@ -11,7 +11,7 @@ operation on 16 lanes (_vectors.py). NaN stays NaN, +-inf saturates.
 
 import numpy as np
 
-from ._packed import has_wide_registers
+from ._packed import has_vector_registers
 from ._vectors import vabs, vadd, vcopysign, vdiv, vfloor, vfma, vldexp, vless, vmul, vsplat, vsub
 
 _f = np.float32
@@ -21,9 +21,10 @@ def fuses(dtype, H, activation, recurrent_activation=None):
     """True when a cell's gate arithmetic runs on these registers (lstm._cell_forward_fused,
     gru._cell_forward_after_fused, simple_rnn._tanh_of_sum): float32, H a multiple of
     16, Keras's default activations (tanh, and sigmoid for the gates of a cell that has
-    a recurrent_activation), on a CPU with 512-bit registers (where _packed.py packs)."""
+    a recurrent_activation), on a CPU with AVX-512 or AVX2 (where _packed.py packs;
+    with AVX2, LLVM runs each 16-lane operation as two of 8 lanes)."""
     return (np.dtype(dtype) == np.float32 and H % 16 == 0 and activation == "tanh"
-            and recurrent_activation in (None, "sigmoid") and has_wide_registers())
+            and recurrent_activation in (None, "sigmoid") and has_vector_registers())
 
 
 def _inline(function):

@@ -11,7 +11,7 @@ only arranges the same work for speed, per chunk of batch rows (_parallel.py):
   buffer (BLAS accumulates in place, _blas.py; one per block with per-gate
   recurrent dropout), then one fused pass over each row adds the bias,
   applies the gate maths and writes the activated i, f, g, o, c and act(c)
-  to the cache. With Keras's default gates in float32 on AVX-512 that pass
+  to the cache. With Keras's default gates in float32 on AVX-512 or AVX2 that pass
   is one loop over registers of 16 units (_cell_forward_fused). A
   forward-only pass (cache=False) runs the same loop and keeps only the
   last c.
@@ -266,7 +266,7 @@ def _cell_forward(z, bias, y, c, h, act_c, act_code, rec_code):
 def _cell_forward_fused(z, bias, y, c, h, act_c, caching):
     """_cell_forward for tanh and sigmoid (Keras's defaults) on float32, 16 units at a time
     through every gate in registers (_vmath.py), when H is a multiple of 16 on an AVX-512
-    CPU (`fuses`). Its five activations and four loops per row each passed over the
+    or AVX2 CPU (`fuses`). Its five activations and four loops per row each passed over the
     row; this reads z, bias and c once and writes c and h (y and act_c when caching).
     c = f * c + i * g rounds once (a fused multiply-add).
 
