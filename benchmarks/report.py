@@ -120,11 +120,16 @@ def _table(header, rows):
     return "\n".join(lines)
 
 
+_ISA_NOTES = {"avx2": " with AVX-512 turned off for every framework (--isa avx2: a stand-in "
+                      "for an AVX2-only CPU; XLA's matrix products keep it)"}
+
+
 def markdown(doc):
     m, g = doc["machine"], doc.get("gemm", {})
     base = doc["baseline"]
     out = [f"# minilstm benchmarks ({doc['device']}{', quick sizes' if doc['quick'] else ''})", "",
-           f"{doc['started']}; {m['cpu']}, {m['cores']} cores, {doc['threads']} threads for every "
+           f"{doc['started']}; {m['cpu']}{_ISA_NOTES.get(doc.get('isa'), '')}, "
+           f"{m['cores']} cores, {doc['threads']} threads for every "
            f"framework; medians of {doc['repeats']} repeats after a warm-up, the frameworks of "
            f"a workload taking turns (a repeat each per round); shuffle={doc['shuffle']}.  ",
            f"Reference GEMM (2048x2048 float32, {g.get('library', '?')}"
@@ -147,7 +152,8 @@ def markdown(doc):
             out += ["## W0: the seed example (final loss first, then time)", "",
                     _table(["framework", "final loss", "fit s (first)", "fit s (warm)", "import s",
                             "build s", "process s", "process s, cold numba cache", "status"],
-                           [[f, r.get("loss"), r.get("fit_s"), r.get("fit_warm_s"), r.get("import_s"),
+                           [[f, r.get("loss"), r.get("fit_s"), r.get("fit_warm_s"),
+                             r.get("import_s"),
                              r.get("build_s"), r.get("process_s"), r.get("process_cold_s"),
                              _status(r)] for f in names if (r := recs.get((w.id, f)))]),
                     "", "fit s (first) includes JIT compilation/tracing; process s is from "
@@ -178,7 +184,8 @@ def markdown(doc):
     out += ["## Workloads", ""] + [f"- {w.id}: {w.title}" for w in workloads
                                    if not w.id.startswith("G")]
     if any(w.id.startswith("G") for w in workloads):
-        out.append("- G-h{hidden}-b{batch}-{fwd|fwdbwd}: DeepBench-style grid, input size = hidden, "
+        out.append("- G-h{hidden}-b{batch}-{fwd|fwdbwd}: DeepBench-style grid, "
+                   "input size = hidden, "
                    "fwd = predict, fwdbwd = one train step (forward, backward, Adam)")
     versions = {r["framework"]: r["version"] for r in doc["results"] if r.get("version")}
     out += ["", "## Machine and versions", "",
@@ -236,8 +243,9 @@ def write(doc, out_dir):
     """Writes latest[-gpu][-quick].json/.md and ratios[...].png into out_dir."""
     os.makedirs(out_dir, exist_ok=True)
     suffix = ("-gpu" if doc["device"] == "gpu" else "") + ("-quick" if doc["quick"] else "")
+    suffix += "-avx2" if doc.get("isa") == "avx2" else ""
     doc["ratios"] = {label: r for label, r in ratio_rows(doc)}
-    paths = [os.path.join(out_dir, f"latest{suffix}.json"), os.path.join(out_dir, f"latest{suffix}.md")]
+    paths = [os.path.join(out_dir, f"latest{suffix}{ext}") for ext in (".json", ".md")]
     with open(paths[0], "w") as f:
         json.dump(doc, f, indent=1)
     with open(paths[1], "w") as f:

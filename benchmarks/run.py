@@ -65,7 +65,7 @@ def machine_info(threads):
 
 def worker_command(args, framework, specs, result, gemm=False, floor=False, turns=False):
     """The command line and environment of a worker (benchmarks/frameworks/__main__.py)."""
-    env = frameworks.environment(framework, args.threads, args.device)
+    env = frameworks.environment(framework, args.threads, args.device, isa=args.isa)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     cmd = [sys.executable, "-m", "benchmarks.frameworks", "--result", result,
            "--device", args.device, "--threads", str(args.threads),
@@ -316,6 +316,10 @@ def main(argv=None):
                    if hasattr(os, "sched_getaffinity") else os.cpu_count(),
                    help="threads for every framework (default: this machine's cores)")
     p.add_argument("--shuffle", action="store_true", help="fit with shuffle=True everywhere")
+    p.add_argument("--isa", choices=("native", "avx2"), default="native",
+                   help="avx2: keep every framework to AVX2 on an AVX-512 CPU, a stand-in for "
+                        "an AVX2-only CPU such as AMD Zen 2/3 (frameworks.avx2_environment); "
+                        "results go to latest-avx2.*")
     p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     args = p.parse_args(argv)
     args.repeats = args.repeats or (2 if args.quick else 3)
@@ -324,6 +328,10 @@ def main(argv=None):
     # Pin the parent too, before numpy loads, so the GEMM reference matches the workers.
     os.environ.update({k: v for k, v in frameworks.environment(
         "torch", args.threads, args.device, base={}).items() if k.endswith("_THREADS")})
+    if args.isa == "avx2":
+        if args.device != "cpu":
+            p.error("--isa avx2 is for CPU runs")
+        os.environ.update(frameworks.avx2_environment())
 
     all_w = workloads.for_device(args.device, args.quick)
     wanted = args.workloads.split(",") if args.workloads else None
@@ -350,7 +358,7 @@ def main(argv=None):
     if not chosen_w:
         p.error(f"no workload in {wanted} has a cell in {cells}")
 
-    doc = {"device": args.device, "quick": args.quick, "repeats": args.repeats,
+    doc = {"device": args.device, "isa": args.isa, "quick": args.quick, "repeats": args.repeats,
            "threads": args.threads, "max_seconds": timeout, "shuffle": args.shuffle,
            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(args.threads),
            "baseline": frameworks.BASELINE[args.device],

@@ -14,7 +14,8 @@ FRAMEWORKS = {
     # the reference until a large one loads numba (minilstm.backend.kernels_for)
     "minilstm": ("keras_like", {}, ("minilstm",), ("cpu",)),
     "minilstm-numpy": ("keras_like", {"MINILSTM_BACKEND": "numpy"}, ("minilstm",), ("cpu",)),
-    "minilstm-numba": ("keras_like", {"MINILSTM_BACKEND": "numba"}, ("minilstm", "numba"), ("cpu",)),
+    "minilstm-numba": ("keras_like", {"MINILSTM_BACKEND": "numba"}, ("minilstm", "numba"),
+                       ("cpu",)),
     "minilstm-cupy": ("keras_like", {"MINILSTM_BACKEND": "cupy"}, ("minilstm", "cupy"), ("gpu",)),
     "keras-tensorflow": ("keras_like", {"KERAS_BACKEND": "tensorflow"}, ("keras", "tensorflow"),
                          ("cpu",)),
@@ -36,8 +37,9 @@ def missing(name):
     return [pkg for pkg in FRAMEWORKS[name][2] if importlib.util.find_spec(pkg) is None]
 
 
-def environment(name, threads, device, base=None):
-    """The worker's environment: threads pinned for every runtime, devices chosen."""
+def environment(name, threads, device, base=None, isa="native"):
+    """The worker's environment: threads pinned for every runtime, devices chosen, and
+    with isa='avx2' every framework kept to AVX2 (avx2_environment)."""
     env = dict(os.environ if base is None else base)
     env.pop("MINILSTM_BACKEND", None)  # each minilstm framework names its set, or none
     n = str(threads)
@@ -46,6 +48,9 @@ def environment(name, threads, device, base=None):
                 "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         env[var] = n
     env["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={n}"
+    if isa == "avx2":
+        env.update(avx2_environment())
+        env["XLA_FLAGS"] += " --xla_cpu_max_isa=AVX2"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["PYTHONWARNINGS"] = "ignore"
     if device == "cpu":  # keep GPU-capable frameworks on the CPU
@@ -53,6 +58,26 @@ def environment(name, threads, device, base=None):
         env["JAX_PLATFORMS"] = "cpu"
     env.update(FRAMEWORKS[name][1])
     return env
+
+
+def avx2_environment():
+    """Variables that keep each framework to AVX2 on a CPU with AVX-512: a stand-in for
+    an AVX2-only CPU (AMD Zen 2 and 3, Intel before Skylake-SP) where none is at hand.
+
+    Numba compiles for this CPU's features with every AVX-512 one off (minilstm
+    then takes its AVX2 paths); OpenBLAS (NumPy, SciPy) runs its Haswell kernels;
+    PyTorch's ATen, oneDNN and MKL their AVX2 code. XLA (jax) honours its flag
+    for the code it generates, but its matrix products were measured at the same
+    speed with and without it: Keras on jax keeps some AVX-512.
+    """
+    import llvmlite.binding as llvm
+
+    off = ("avx512", "avx10", "evex512", "amx")
+    features = ",".join("-" + f[1:] if f[1:].startswith(off) else f
+                        for f in llvm.get_host_cpu_features().flatten().split(","))
+    return {"NUMBA_CPU_FEATURES": features, "OPENBLAS_CORETYPE": "Haswell",
+            "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+            "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 
 
 class Unavailable(RuntimeError):
