@@ -11,11 +11,12 @@ block):
                dW_k  = Σ over rows of (a * m_k)ᵀ @ dout_k
 
 The forward functions work on batch rows lo:hi of [B, T, ...] arrays, whose
-rows (b, t) form one [(hi-lo)*T, ...] matrix, or on time-major blocks of a
-few steps ([steps, rows, ...]); the backward ones on such blocks. Each
-product over the steps at hand is one GEMM (per block when the masks are per
-block). Absent masks are arrays with no entries (`masks.shape[0] == 0`), so
-one compiled version serves calls with and without them.
+rows (b, t) form one [(hi-lo)*T, ...] matrix (the GRU's training forward),
+or on time-major blocks of a few steps ([steps, rows, ...]); the backward
+ones on such blocks. Each product over the steps at hand is one GEMM (per
+block when the masks are per block). Absent masks are arrays with no entries
+(`masks.shape[0] == 0`), so one compiled version serves calls with and
+without them.
 """
 
 import numpy as np
@@ -74,9 +75,10 @@ def scratch(masks, B, T, D, dtype):
     return np.empty((B if masks.shape[0] else 0, T, D), dtype)
 
 
-# The block loops (every forward-only loop, and the LSTM's training forward too) keep
-# the gates of a few steps at a time: at most this many steps and about this many
-# bytes, which stay in a core's L2 cache along with the recurrent GEMM's operands.
+# The block loops (every forward-only loop, and the LSTM's and SimpleRNN's training
+# forwards too) keep the gates of a few steps at a time: at most this many steps and
+# about this many bytes, which stay in a core's L2 cache along with the recurrent
+# GEMM's operands.
 _BLOCK_STEPS = 16
 _BLOCK_BYTES = 1 << 20
 

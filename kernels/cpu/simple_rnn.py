@@ -1,9 +1,10 @@
 """The SimpleRNN on the CPU with Numba: BLAS GEMMs plus a fused, compiled loop per row.
 
 The equations, names and shapes are reference/simple_rnn.py's; see there. The
-work is arranged as in lstm.py: one input-projection GEMM over all steps, one
-recurrent GEMM per step accumulated in place, a fused bias-and-activation
-loop per row, and backwards the weight gradients and dx as GEMMs over each
+work is arranged as in lstm.py: one input-projection GEMM per block of steps
+into a small buffer, one recurrent GEMM per step accumulated in place, a fused
+bias-and-activation loop per row (the same loop with or without a cache: hs
+is all the backward reads), and backwards the weight gradients and dx as GEMMs over each
 block of steps, while the block is in cache. The derivative is taken from the
 activated output.
 
@@ -36,11 +37,9 @@ from ._sequence import (
     keep,
     mask_arrays,
     project_block,
-    project_inputs,
     recurrent_panels,
     recurrent_product,
     recurrent_product_backward,
-    scratch,
     steps_per_block,
 )
 from ._vectors import vadd, vload, vstore
@@ -80,17 +79,13 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     chunks = _num_chunks(B, T, I, H, 1)
     panels = recurrent_panels(recurrent_kernel, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
-    if not cache:
-        args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
-                *masks, hs, CODES[activation], go_backwards,
-                steps_per_block(-(-B // chunks), T, H), fuses(x.dtype, H, activation))
-        run_chunks(_inference_rows, B, chunks, args)
-        return hs, None
-    z = np.empty((B, T, H), x.dtype)  # scratch: a_t of every step, input order
-    xm = scratch(masks[1], B, T, I, x.dtype)
-    args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, z, xm,
-            CODES[activation], go_backwards)
+    # The cache keeps nothing the forward-only pass would not make: hs is all of it.
+    args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
+            *masks, hs, CODES[activation], go_backwards,
+            steps_per_block(-(-B // chunks), T, H), fuses(x.dtype, H, activation))
     run_chunks(_forward_rows, B, chunks, args)
+    if not cache:
+        return hs, None
     cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                            z=None, activation=activation, go_backwards=go_backwards, mask=mask,
                            dropout_mask=dropout_mask,
@@ -138,48 +133,21 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
 
 
 @jit
-def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
-                  recurrent_dropout_mask, hs, z, xm, act_code, reverse):
-    """The T steps of reference.simple_rnn_forward for batch rows lo:hi.
+def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels, bias, mask,
+                  dropout_mask, recurrent_dropout_mask, hs, act_code, reverse, block, fused):
+    """The T steps of reference.simple_rnn_forward for batch rows lo:hi, with a_t for
+    `block` steps at a time in a small time-major buffer (as lstm._forward_rows).
 
     Args:
         lo, hi: the rows of this chunk.
-        x: [B, T, I] input order. h0: [B, H]. kernel: [I, H]; recurrent_kernel:
-            [H, H] and its panels (_sequence.recurrent_panels); bias: [H]. The
-            masks as mask_arrays gives them. Only read.
-        hs: [B, T, H] output (processing order).
-        z: [B, T, H] scratch for a_t (input order).
-        xm: [B, T, I] scratch for masked inputs (empty without dropout).
+        x: [B, T, I] input order. h0: [B, H]. kernel: [I, H] and its panels
+            (_sequence.input_panels); recurrent_kernel: [H, H] and its panels
+            (_sequence.recurrent_panels); bias: [H]. The masks as mask_arrays
+            gives them. Only read.
+        hs: [B, T, H] output (processing order), all a backward needs.
         act_code: activation code. reverse: go_backwards.
-    """
-    wide_vectors()
-    T, H = x.shape[1], hs.shape[2]
-    hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
-    project_inputs(lo, hi, x, kernel, dropout_mask, z, xm)  # x_t @ kernel, all steps
-    for t in range(T):
-        t_in = T - 1 - t if reverse else t
-        h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
-        # a = x_t @ kernel + bias + h_prev @ recurrent_kernel, accumulated in place
-        recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, H,
-                          z[lo:hi, t_in], hm, 1.0)
-        for b in range(lo, hi):
-            if keep(mask, b, t_in):
-                a = z[b, t_in]
-                for j in range(H):
-                    a[j] = a[j] + bias[j]
-                activate(act_code, a)  # h = act(a)
-                copy(a, hs[b, t])
-            else:  # a masked step keeps h_prev
-                copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
-
-
-@jit
-def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels, bias, mask,
-                    dropout_mask, recurrent_dropout_mask, hs, act_code, reverse, block, fused):
-    """_forward_rows with a_t for `block` steps at a time in a small time-major buffer.
-
-    As lstm._forward_rows without a cache. hs: [B, T, H] written (processing order).
-    fused: tanh in float32 through _tanh_of_sum (_vmath.fuses).
+        block: steps projected at once (_sequence.steps_per_block).
+        fused: tanh in float32 through _tanh_of_sum (_vmath.fuses).
     """
     wide_vectors()
     T, H = x.shape[1], hs.shape[2]
