@@ -164,13 +164,26 @@ def gather_steps(lo, hi, x, t0, n, reverse, xb):
 
     x: [B, T, I] input order; xb: [>= n, hi-lo, I].
     """
+    _copy_steps(lo, hi, x, t0, n, reverse, xb, True)
+
+
+@jit
+def scatter_steps(lo, hi, xb, t0, n, reverse, x):
+    """x[lo + r, t_in] = xb[s, r] for processing steps t0 .. t0+n-1 (gather_steps undone)."""
+    _copy_steps(lo, hi, x, t0, n, reverse, xb, False)
+
+
+@jit
+def _copy_steps(lo, hi, x, t0, n, reverse, xb, into_block):
+    """Copies between rows lo:hi of [B, T, D] x (input order) and the time-major block
+    xb [>= n, hi-lo, D] of processing steps t0 .. t0+n-1: into xb, or out of it."""
     wide_vectors()
     T = x.shape[1]
     for s in range(n):
         t = t0 + s
         t_in = T - 1 - t if reverse else t
         for r in range(hi - lo):
-            src, dst = x[lo + r, t_in], xb[s, r]
+            src, dst = (x[lo + r, t_in], xb[s, r]) if into_block else (xb[s, r], x[lo + r, t_in])
             for i in range(dst.size):
                 dst[i] = src[i]
 
@@ -296,20 +309,6 @@ def gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb):
             src, dst = (hs[lo + r, t - 1] if t > 0 else h0[lo + r]), hb[s, r]
             for j in range(dst.size):
                 dst[j] = src[j]
-
-
-@jit
-def scatter_steps(lo, hi, xb, t0, n, reverse, x):
-    """x[lo + r, t_in] = xb[s, r] for processing steps t0 .. t0+n-1 (gather_steps undone)."""
-    wide_vectors()
-    T = x.shape[1]
-    for s in range(n):
-        t = t0 + s
-        t_in = T - 1 - t if reverse else t
-        for r in range(hi - lo):
-            src, dst = xb[s, r], x[lo + r, t_in]
-            for i in range(dst.size):
-                dst[i] = src[i]
 
 
 @jit
