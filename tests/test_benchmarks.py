@@ -1,0 +1,63 @@
+"""The benchmark harness's own mechanics (benchmarks/): how turns hand out repeats, how a
+floor's rounds become one record, how --isa avx2 turns AVX-512 off. No speed is
+asserted here: speed is measured by `python -m benchmarks.run`, never in a test.
+"""
+
+import argparse
+import importlib.util
+
+import pytest
+
+from benchmarks import floor, frameworks, run, workloads
+
+
+def test_floor_record_is_the_median_round():
+    runs = [{"floor_s": s, "phases": {"forward steps": s / 2}} for s in (3.0, 1.0, 2.0)]
+    record = floor.combine(runs)
+    assert record["floor_s"] == 2.0 and record["phases"] == {"forward steps": 1.0}
+    assert record["runs_s"] == [3.0, 1.0, 2.0]
+    # an even count takes the lower middle round: the faster of two
+    assert floor.combine(runs[:2])["floor_s"] == 1.0
+
+
+def _args(repeats):
+    return argparse.Namespace(threads=1, device="cpu", repeats=repeats, shuffle=False,
+                              isa="native")
+
+
+def _quick(id_):
+    return next(w for w in workloads.cpu_workloads(quick=True) if w.id == id_)
+
+
+def test_turns_time_every_worker_once_per_round():
+    """Two rounds of a quick W3 for the reference set and the floor: real worker
+    processes speaking the turn protocol (frameworks/__main__.py --turns)."""
+    results, floor_record = run.run_turns(_args(2), ["minilstm-numpy"], _quick("W3"), 120)
+    record = results["minilstm-numpy"]
+    assert record["status"] == "ok", record.get("note")
+    assert len(record["repeats"]) == 2 and all(t > 0 for t in record["repeats"])
+    assert floor_record["status"] == "ok" and len(floor_record["runs_s"]) == 2
+    assert floor_record["floor_s"] in floor_record["runs_s"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None,
+                    reason="cupy is installed: minilstm-cupy may run here")
+def test_a_worker_that_cannot_run_ends_its_turns_as_skipped():
+    """A worker that stops before `ready` (here minilstm-cupy without cupy) takes no turn
+    and reports why; the others go on."""
+    results, _ = run.run_turns(_args(1), ["minilstm-cupy", "minilstm-numpy"], _quick("W3"),
+                               120)
+    assert results["minilstm-cupy"]["status"] == "skipped"
+    assert results["minilstm-cupy"]["repeats"] == []
+    assert len(results["minilstm-numpy"]["repeats"]) == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="needs llvmlite")
+def test_avx2_environment_turns_every_avx512_feature_off():
+    env = frameworks.avx2_environment()
+    features = env["NUMBA_CPU_FEATURES"].split(",")
+    assert not [f for f in features if f.startswith("+avx512") or f == "+evex512"]
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["ATEN_CPU_CAPABILITY"] == "avx2"
+    worker = frameworks.environment("torch", 2, "cpu", base={}, isa="avx2")
+    assert worker["NUMBA_CPU_FEATURES"] == env["NUMBA_CPU_FEATURES"]
+    assert "--xla_cpu_max_isa=AVX2" in worker["XLA_FLAGS"]
