@@ -412,6 +412,30 @@ def block_input_products(lo, hi, t0, n, reverse, x, dz, kernel, dropout_mask, xb
 
 
 @jit
+def block_operands(x, H, block, rows, dx, dropout_mask, recurrent_dropout_mask):
+    """The buffers of a backward block's products (block_gradients), allocated once per
+    call: xb [block, rows, I] its x, hb [block, rows, H] its h_prev, dxb its dx
+    (no steps when dx has no rows), and am, the 1-D masked-operand scratch
+    (block_scratch; no entries without dropout masks)."""
+    I, dtype = x.shape[2], x.dtype
+    masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
+    return (np.empty((block, rows, I), dtype), np.empty((block, rows, H), dtype),
+            np.empty((block if dx.shape[0] else 0, rows, I), dtype),
+            np.empty(block * rows * max(I, H) if masked else 0, dtype))
+
+
+@jit
+def add_output_gradient(dh, dhs, b, t):
+    """dh[b] += dhs[b, t] when every step has an upstream gradient (dhs has rows);
+    returns dh[b], dL/dh_t: h_t feeds both the output at step t and step t+1."""
+    dh_t = dh[b]
+    if dhs.shape[0] != 0:
+        for j in range(dh_t.size):
+            dh_t[j] += dhs[b, t, j]
+    return dh_t
+
+
+@jit
 def block_scratch(am, n, rows, I, H):
     """[n, rows, I] and [n, rows, H] views of the masked-operand scratch `am` (1-D), or
     arrays with no steps when am has no entries (no masks: never read)."""

@@ -40,9 +40,11 @@ from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
+    add_output_gradient,
     backward_steps_per_block,
     block_column_sums,
     block_input_products,
+    block_operands,
     block_scratch,
     block_weight_gradient,
     check_float_type,
@@ -389,16 +391,13 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
             chunk's sums, overwritten.
     """
     wide_vectors()
-    T, H, I = hs.shape[1], hs.shape[2], x.shape[2]
+    T, H = hs.shape[1], hs.shape[2]
     rows, dtype = hi - lo, x.dtype
     zb = np.empty((block, rows, 3 * H), dtype)  # dL/d(x-projection) of a block's steps
     # reset_after: dL/d(recurrent product); its candidate block differs from zb's
     zhb = np.empty((block if reset_after else 0, rows, 3 * H), dtype)
-    xb = np.empty((block, rows, I), dtype)  # the block's x
-    hb = np.empty((block, rows, H), dtype)  # its h_prev
-    dxb = np.empty((block if dx.shape[0] else 0, rows, I), dtype)  # its dx
-    masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
-    am = np.empty(block * rows * max(I, H) if masked else 0, dtype)  # masked operands
+    xb, hb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
+                                     recurrent_dropout_mask)  # the block products' buffers
     tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
     drh = np.empty((rows, H), dtype)  # reset before: dL/d(r * h_prev * m_h), one step
     for end in range(T, 0, -block):  # blocks of steps, the last first
@@ -408,10 +407,7 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
             t_in = T - 1 - t if reverse else t
             for r in range(rows):
                 b = lo + r
-                dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
-                if dhs.shape[0] != 0:
-                    for j in range(H):
-                        dh_t[j] += dhs[b, t, j]
+                dh_t = add_output_gradient(dh, dhs, b, t)
                 if keep(mask, b, t_in):
                     y, d = gates[b, t_in], zb[s, r]
                     _cell_backward_mix(y, hs[b, t - 1] if t > 0 else h0[b], dh_t, d, act_code)

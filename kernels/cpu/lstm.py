@@ -58,8 +58,10 @@ from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
+    add_output_gradient,
     backward_steps_per_block,
     block_gradients,
+    block_operands,
     check_float_type,
     input_panels,
     keep,
@@ -330,14 +332,11 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
             sums, overwritten.
     """
     wide_vectors()
-    T, H, I = x.shape[1], hs.shape[2], x.shape[2]
+    T, H = x.shape[1], hs.shape[2]
     rows, dtype = hi - lo, x.dtype
     zb = np.empty((block, rows, 4 * H), dtype)  # dL/dz of one block's steps, time-major
-    xb = np.empty((block, rows, I), dtype)  # their x
-    hb = np.empty((block, rows, H), dtype)  # their h_prev
-    dxb = np.empty((block if dx.shape[0] else 0, rows, I), dtype)  # their dx
-    masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
-    am = np.empty(block * rows * max(I, H) if masked else 0, dtype)  # masked operands
+    xb, hb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
+                                     recurrent_dropout_mask)  # the block products' buffers
     tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
     dc_act = np.empty(H, dtype)  # dh * o * act'(c_t) of one row
     for end in range(T, 0, -block):  # blocks of steps, the last first
@@ -347,10 +346,7 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
             t_in = T - 1 - t if reverse else t
             for r in range(rows):
                 b = lo + r
-                dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
-                if dhs.shape[0] != 0:
-                    for j in range(H):
-                        dh_t[j] += dhs[b, t, j]
+                dh_t = add_output_gradient(dh, dhs, b, t)
                 if keep(mask, b, t_in):
                     c_prev = cs[b, t - 1] if t > 0 else c0[b]
                     _cell_backward(gates[b, t_in], act_cs[b, t], c_prev, dh_t, dc[b], zb[s, r],

@@ -30,8 +30,10 @@ from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
+    add_output_gradient,
     backward_steps_per_block,
     block_gradients,
+    block_operands,
     check_float_type,
     input_panels,
     keep,
@@ -231,14 +233,11 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
             sums, overwritten.
     """
     wide_vectors()
-    T, H, I = hs.shape[1], hs.shape[2], x.shape[2]
+    T, H = hs.shape[1], hs.shape[2]
     rows, dtype = hi - lo, x.dtype
     ab = np.empty((block, rows, H), dtype)  # dL/da of one block's steps, time-major
-    xb = np.empty((block, rows, I), dtype)  # their x
-    hb = np.empty((block, rows, H), dtype)  # their h_prev
-    dxb = np.empty((block if dx.shape[0] else 0, rows, I), dtype)  # their dx
-    masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
-    am = np.empty(block * rows * max(I, H) if masked else 0, dtype)  # masked operands
+    xb, hb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
+                                     recurrent_dropout_mask)  # the block products' buffers
     tmp = np.empty((rows, H), dtype)  # the masked recurrent product, one step
     for end in range(T, 0, -block):  # blocks of steps, the last first
         t0 = max(0, end - block)
@@ -247,10 +246,7 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
             t_in = T - 1 - t if reverse else t
             for r in range(rows):
                 b = lo + r
-                dh_t = dh[b]  # dh_next; h_t feeds both the output at step t and step t+1
-                if dhs.shape[0] != 0:
-                    for j in range(H):
-                        dh_t[j] += dhs[b, t, j]
+                dh_t = add_output_gradient(dh, dhs, b, t)
                 d = ab[s, r]
                 if keep(mask, b, t_in):
                     copy(dh_t, d)  # h = act(a)
