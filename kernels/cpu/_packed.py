@@ -77,11 +77,6 @@ _ISA = _vector_isa()
 _REGISTERS = {"avx512": 4, "avx2": 1}.get(_ISA, 0)
 
 
-def has_wide_registers():
-    """True on a CPU with AVX-512 (as Numba compiles for it): 32 registers of 512 bits."""
-    return _ISA == "avx512"
-
-
 def has_vector_registers():
     """True where the packed tiles and the fused cells' registers run: AVX-512, or AVX2
     with FMA (each 64-byte vector then takes two of its 32-byte registers)."""
