@@ -331,6 +331,26 @@ def test_fused_cell_matches_reference(kernel_set, cell, variant, H, go_backwards
         _assert_close("cs", got[1], expected[1][:, -1:], TOLERANCES[np.float32])
 
 
+@pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
+def test_fused_lstm_backward_is_its_loops_exactly(monkeypatch, mask_case):
+    """The LSTM's fused backward cell (lstm._cell_backward_fused) makes the same operations
+    in the same order as its loops (_cell_backward): every gradient bit for bit."""
+    from minilstm.kernels.cpu import _packed, lstm
+
+    if not _packed.has_vector_registers():
+        pytest.skip("the fused cells run on AVX-512 and AVX2 CPUs only")
+    B, T, I, H = 6, 5, 3, 32
+    arrays, upstream = random_problem(B, T, I, H, 5, dtype=np.float32, cell="lstm")
+    options = random_masks(B, T, I, H, 5, dtype=np.float32, cell="lstm", **mask_case)
+    _, cache = forward(lstm, "lstm", arrays, **options)
+    args = [upstream.get(name) for name in ("dhs",) + CELLS["lstm"].last]
+    fused = lstm.lstm_backward(*args, cache)
+    monkeypatch.setattr(lstm, "fuses", lambda *a, **k: False)
+    loops = lstm.lstm_backward(*args, cache)
+    for name, a, b in zip(gradient_names("lstm"), fused, loops):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 @pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
 def test_backward_without_input_gradient(kernel_set, cell, variant):
     """input_grad=False (the layer reads the model's data): dx is None, every other
