@@ -332,22 +332,26 @@ def test_fused_cell_matches_reference(kernel_set, cell, variant, H, go_backwards
 
 
 @pytest.mark.parametrize("mask_case", MASK_CASES, ids=MASK_IDS)
-def test_fused_lstm_backward_is_its_loops_exactly(monkeypatch, mask_case):
-    """The LSTM's fused backward cell (lstm._cell_backward_fused) makes the same operations
-    in the same order as its loops (_cell_backward): every gradient bit for bit."""
-    from minilstm.kernels.cpu import _packed, lstm
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fused_backward_is_its_loops_exactly(monkeypatch, cell, mask_case):
+    """The fused backward cells (lstm._cell_backward_fused, gru._cell_backward_after_fused)
+    make the same operations in the same order as their loops: every gradient bit for bit."""
+    from minilstm.kernels.cpu import _packed, gru, lstm
 
     if not _packed.has_vector_registers():
         pytest.skip("the fused cells run on AVX-512 and AVX2 CPUs only")
+    module = {"lstm": lstm, "gru": gru}[cell]
     B, T, I, H = 6, 5, 3, 32
-    arrays, upstream = random_problem(B, T, I, H, 5, dtype=np.float32, cell="lstm")
-    options = random_masks(B, T, I, H, 5, dtype=np.float32, cell="lstm", **mask_case)
-    _, cache = forward(lstm, "lstm", arrays, **options)
-    args = [upstream.get(name) for name in ("dhs",) + CELLS["lstm"].last]
-    fused = lstm.lstm_backward(*args, cache)
-    monkeypatch.setattr(lstm, "fuses", lambda *a, **k: False)
-    loops = lstm.lstm_backward(*args, cache)
-    for name, a, b in zip(gradient_names("lstm"), fused, loops):
+    arrays, upstream = random_problem(B, T, I, H, 5, dtype=np.float32, cell=cell,
+                                      reset_after=True)
+    options = random_masks(B, T, I, H, 5, dtype=np.float32, cell=cell, **mask_case)
+    _, cache = forward(module, cell, arrays, **options)
+    args = [upstream.get(name) for name in ("dhs",) + CELLS[cell].last]
+    backward = getattr(module, f"{cell}_backward")
+    fused = backward(*args, cache)
+    monkeypatch.setattr(module, "fuses", lambda *a, **k: False)
+    loops = backward(*args, cache)
+    for name, a, b in zip(gradient_names(cell), fused, loops):
         np.testing.assert_array_equal(a, b, err_msg=name)
 
 

@@ -156,7 +156,8 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, panels, *masks,
             cache.hs, cache.gates, recurrent_h, dx, CODES[cache.activation],
             CODES[cache.recurrent_activation], reset_after, cache.go_backwards,
-            backward_steps_per_block(-(-B // chunks), T, 3 * H))
+            backward_steps_per_block(-(-B // chunks), T, 3 * H),
+            reset_after and fuses(dtype, H, cache.activation, cache.recurrent_activation))
     run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
     dbias = total(dbias)
     return ((dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel),
@@ -371,7 +372,7 @@ def _cell_forward_candidate(y, b_in, h_prev, h, act_code):
 @jit
 def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mask, dropout_mask,
                    recurrent_dropout_mask, hs, gates, recurrent_h, dx, act_code, rec_code,
-                   reset_after, reverse, block, dkernel, drecurrent_kernel, dbias):
+                   reset_after, reverse, block, fused, dkernel, drecurrent_kernel, dbias):
     """The reversed steps of reference.gru_backward for batch rows lo:hi.
 
     The gradients of `block` steps at a time live in small time-major buffers,
@@ -387,6 +388,7 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
         dx: [B, T, I] output (input order), or [0, T, I].
         act_code, rec_code, reset_after, reverse: as in the forward.
         block: steps per block (_sequence.backward_steps_per_block).
+        fused: reset_after's row in _cell_backward_after_fused (`fuses`).
         dkernel [I, 3H], drecurrent_kernel [H, 3H], dbias [1 or 2, 3H]: this
             chunk's sums, overwritten.
     """
@@ -409,16 +411,15 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
                 b = lo + r
                 dh_t = add_output_gradient(dh, dhs, b, t)
                 if keep(mask, b, t_in):
-                    y, d = gates[b, t_in], zb[s, r]
-                    _cell_backward_mix(y, hs[b, t - 1] if t > 0 else h0[b], dh_t, d, act_code)
-                    if reset_after:
-                        # ah = xh + r * hh_, hh_ = (h_prev * m_h) @ U_h + b_rh
-                        d_rec, rec_h = zhb[s, r], recurrent_h[b, t_in]
-                        for j in range(H):
-                            d[H + j] = d[2 * H + j] * rec_h[j]  # dr
-                            d_rec[2 * H + j] = d[2 * H + j] * y[H + j]  # dhh_
-                        scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
-                        copy(d[:2 * H], d_rec[:2 * H])
+                    y, d, h_prev_b = gates[b, t_in], zb[s, r], hs[b, t - 1] if t > 0 else h0[b]
+                    if fused:
+                        _cell_backward_after_fused(y, h_prev_b, dh_t, d, zhb[s, r],
+                                                   recurrent_h[b, t_in])
+                    elif reset_after:
+                        _cell_backward_after(y, h_prev_b, dh_t, d, zhb[s, r],
+                                             recurrent_h[b, t_in], act_code, rec_code)
+                    else:
+                        _cell_backward_mix(y, h_prev_b, dh_t, d, act_code)
                 else:  # a masked step passes dh straight to step t-1
                     fill(zb[s, r], 0.0)
                     if reset_after:
@@ -493,6 +494,56 @@ def _cell_backward_mix(y, h_prev, dh, d, act_code):
         d[2 * H + j] = dh[j] * (one - z)
         dh[j] = dh[j] * z
     scale_by_derivative(act_code, d[2 * H:], y[2 * H:])
+
+
+@jit
+def _cell_backward_after(y, h_prev, dh, d, d_rec, rec_h, act_code, rec_code):
+    """One row backwards, reset_after: d (3H,) dL/d(x-projection) and d_rec (3H,)
+    dL/d(recurrent product) written; dh (H,) dL/dh_t becomes its direct part (dh * z).
+    y: (3H,) activated z, r, hh; rec_h: (H,) hh_ = (h_prev * m_h) @ U_h + b_rh."""
+    wide_vectors()
+    H = dh.size
+    _cell_backward_mix(y, h_prev, dh, d, act_code)
+    # ah = xh + r * hh_
+    for j in range(H):
+        d[H + j] = d[2 * H + j] * rec_h[j]  # dr
+        d_rec[2 * H + j] = d[2 * H + j] * y[H + j]  # dhh_
+    scale_by_derivative(rec_code, d[:2 * H], y[:2 * H])  # daz, dar
+    copy(d[:2 * H], d_rec[:2 * H])
+
+
+def _cell_backward_after_fused(y, h_prev, dh, d, d_rec, rec_h):
+    """_cell_backward_after for tanh and sigmoid on float32, 16 units at a time in
+    registers (where _cell_forward_after_fused runs, `fuses`): every input read once,
+    every output written once, with the same operations in the same order, so the
+    same numbers. For float64 (never fused) and in plain Python, _cell_backward_after."""
+    _cell_backward_after(y, h_prev, dh, d, d_rec, rec_h, _TANH, _SIGMOID)
+
+
+@overload(_cell_backward_after_fused, jit_options={"error_model": "numpy", "nogil": True})
+def _cell_backward_after_fused_typed(y, h_prev, dh, d, d_rec, rec_h):
+    if y.dtype != types.float32:
+        return lambda y, h_prev, dh, d, d_rec, rec_h: _cell_backward_after(
+            y, h_prev, dh, d, d_rec, rec_h, _TANH, _SIGMOID)
+
+    def registers(y, h_prev, dh, d, d_rec, rec_h):
+        H, L = dh.size, 16
+        one = vsplat(np.float32(1.0))
+        for j in range(0, H, L):
+            z, r, hh, dh_j = vload(y, j), vload(y, H + j), vload(y, 2 * H + j), vload(dh, j)
+            # h = z * h_prev + (1 - z) * hh, hh = tanh(ah), ah = xh + r * hh_
+            dah = vmul(vmul(dh_j, vsub(one, z)), vsub(one, vmul(hh, hh)))
+            daz = vmul(vmul(dh_j, vsub(vload(h_prev, j), hh)), vmul(z, vsub(one, z)))
+            dar = vmul(vmul(dah, vload(rec_h, j)), vmul(r, vsub(one, r)))
+            vstore(dh, j, vmul(dh_j, z))
+            vstore(d, j, daz)
+            vstore(d, H + j, dar)
+            vstore(d, 2 * H + j, dah)
+            vstore(d_rec, j, daz)
+            vstore(d_rec, H + j, dar)
+            vstore(d_rec, 2 * H + j, vmul(dah, r))
+
+    return registers
 
 
 @jit
