@@ -312,114 +312,121 @@ def gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb):
 
 
 @jit
-def _masked_rows(lo, a, mask, out):
-    """out[s, r] = a[s, r] * mask[lo + r] for [n, rows, D] blocks; mask [B, D]."""
-    wide_vectors()
-    for s in range(a.shape[0]):
-        for r in range(a.shape[1]):
-            src, dst, m = a[s, r], out[s, r], mask[lo + r]
-            for j in range(dst.size):
-                dst[j] = src[j] * m[j]
+def gather_operands(lo, hi, x, hs, h0, t0, n, reverse, xhb):
+    """The operands of processing steps t0 .. t0+n-1 of rows lo:hi side by side,
+    [x_t | h_prev] per row, in xhb [>= n, rows, I+H]; returns them as the [n*rows, I+H]
+    matrix of a block's rows (time-major: row s*rows + r is step t0+s of row lo+r)."""
+    I, rows = x.shape[2], hi - lo
+    gather_steps(lo, hi, x, t0, n, reverse, xhb[:, :, :I])
+    gather_h_prev_steps(lo, hi, hs, h0, t0, n, xhb[:, :, I:])
+    return xhb[:n].reshape(n * rows, xhb.shape[2])
 
 
 @jit
-def block_weight_gradient(lo, a, masks, c0, c1, dz, dweights, beta, am):
+def _masked_rows(lo, rows, a, mask, out):
+    """out[k] = a[k] * mask[lo + k % rows] for a block's [n*rows, D] rows (row k is of
+    batch row lo + k % rows); mask [B, D]. out may be a."""
+    wide_vectors()
+    for k in range(a.shape[0]):
+        src, dst, m = a[k], out[k], mask[lo + k % rows]
+        for j in range(dst.size):
+            dst[j] = src[j] * m[j]
+
+
+@jit
+def block_weight_gradient(lo, rows, a, masks, c0, c1, dz, dweights, beta, am):
     """dweights[:, c0:c1] (+)= Σ over the block's steps and rows of (a * m_k)ᵀ @ dz_k,
     per gate block k.
 
-    a: [n, rows, D] the operand of each step (time-major), dz: [n, rows, G*H];
+    a: [n*rows, D] the operands of the block's rows (gather_operands; a column
+    slice of them serves, as every row keeps unit stride); dz: [n*rows, G*H];
     masks: [M, B, D]; dweights: [D, G*H], columns c0:c1 overwritten when beta
-    is 0, added to when 1; am: [n, rows, D] scratch (used with masks).
+    is 0, added to when 1; am: [n*rows, D] scratch (used with masks).
     """
-    n, rows, D = a.shape
-    dz_rows = dz.reshape(n * rows, dz.shape[2])
     if masks.shape[0] == 0:
-        gemm(a.reshape(n * rows, D).T, dz_rows[:, c0:c1], dweights[:, c0:c1], beta)
+        gemm(a.T, dz[:, c0:c1], dweights[:, c0:c1], beta)
         return
-    width = _block_width(masks, dz.shape[2])
+    width = _block_width(masks, dz.shape[1])
     step = min(width, c1 - c0)
-    am_rows = am.reshape(n * rows, D)
     for c in range(c0, c1, step):
-        _masked_rows(lo, a, _mask_of(masks, c, width), am)
-        gemm(am_rows.T, dz_rows[:, c:c + step], dweights[:, c:c + step], beta)
+        _masked_rows(lo, rows, a, _mask_of(masks, c, width), am)
+        gemm(am.T, dz[:, c:c + step], dweights[:, c:c + step], beta)
 
 
 @jit
-def block_input_gradient(lo, dz, kernel, masks, da, tmp):
-    """da = Σ_k (dz_k @ kernel_kᵀ) * m_k for a block of steps.
+def block_input_gradient(lo, rows, dz, kernel, masks, da, tmp):
+    """da = Σ_k (dz_k @ kernel_kᵀ) * m_k for a block's rows.
 
-    dz: [n, rows, G*H]; kernel: [I, G*H]; masks: [M, B, I]; da, tmp: [n, rows, I].
+    dz: [n*rows, G*H]; kernel: [I, G*H]; masks: [M, B, I]; da, tmp: [n*rows, I].
     """
-    n, rows, I = da.shape
-    dz_rows, da_rows = dz.reshape(n * rows, dz.shape[2]), da.reshape(n * rows, I)
     if masks.shape[0] == 0:
-        gemm(dz_rows, kernel.T, da_rows, 0.0)
+        gemm(dz, kernel.T, da, 0.0)
         return
     width = _block_width(masks, kernel.shape[1])
     for c in range(0, kernel.shape[1], width):
-        gemm(dz_rows[:, c:c + width], kernel[:, c:c + width].T, tmp.reshape(n * rows, I), 0.0)
-        _masked_rows(lo, tmp, _mask_of(masks, c, width), tmp)
-        for s in range(n):
-            for r in range(rows):
-                for i in range(I):
-                    da[s, r, i] = tmp[s, r, i] if c == 0 else da[s, r, i] + tmp[s, r, i]
+        gemm(dz[:, c:c + width], kernel[:, c:c + width].T, tmp, 0.0)
+        _masked_rows(lo, rows, tmp, _mask_of(masks, c, width), tmp)
+        for k in range(da.shape[0]):
+            for i in range(da.shape[1]):
+                da[k, i] = tmp[k, i] if c == 0 else da[k, i] + tmp[k, i]
 
 
 @jit
 def block_column_sums(dz, out, beta):
-    """out (+)= Σ over the block's steps and rows of dz [n, rows, C] (overwritten if beta 0)."""
+    """out (+)= Σ over the block's rows of dz [n*rows, C] (overwritten if beta is 0)."""
     wide_vectors()
     if beta == 0:
         out[:] = 0.0
-    for s in range(dz.shape[0]):
-        for r in range(dz.shape[1]):
-            d = dz[s, r]
-            for k in range(out.size):
-                out[k] += d[k]
+    for k in range(dz.shape[0]):
+        d = dz[k]
+        for j in range(out.size):
+            out[j] += d[j]
+
+
+@jit
+def block_rows(zb, n, rows):
+    """The first n steps of a time-major block [>= n, rows, C] as its [n*rows, C] rows."""
+    return zb[:n].reshape(n * rows, zb.shape[2])
 
 
 @jit
 def block_gradients(lo, hi, t0, n, reverse, x, hs, h0, zb, kernel, dropout_mask,
-                    recurrent_dropout_mask, xb, hb, am, dxb, dx, dkernel, drecurrent_kernel,
-                    dbias, beta):
+                    recurrent_dropout_mask, xhb, am, dxb, dx, dweights, dbias, beta):
     """The products of processing steps t0 .. t0+n-1 of rows lo:hi, once their dL/dz is in zb.
 
-    dkernel (+)= Σ (x * m)ᵀ dz, drecurrent_kernel (+)= Σ (h_prev * m)ᵀ dz and
-    dbias (+)= Σ dz (overwritten when beta is 0, the first block), and dx of
-    these steps = dz kernelᵀ (masked), written into dx (input order) unless dx
-    has no rows. zb: [>= n, rows, G*H]; xb, hb, dxb: block scratch for x, h_prev
-    and dx ([>= n, rows, I or H]); am: scratch for masked operands, as large as
-    the larger of xb and hb (no entries without masks).
+    dweights (+)= Σ [x * m | h_prev * m]ᵀ dz, dkernel in its first I rows and
+    drecurrent_kernel in the other H, and dbias (+)= Σ dz (overwritten when
+    beta is 0, the first block), and dx of these steps = dz kernelᵀ (masked),
+    written into dx (input order) unless dx has no rows. Without dropout masks
+    the two weight gradients are one product over [x_t | h_prev]: W1's two
+    products, (32, 512)ᵀ and (128, 512)ᵀ @ (512, 512), took 1.06 ms a block on
+    one core, the one (160, 512)ᵀ @ (512, 512) 0.72 ms.
+    zb: [>= n, rows, G*H]; xhb, dxb, am: block_operands' buffers.
     """
-    x_scratch, h_scratch = block_scratch(am, n, hi - lo, xb.shape[2], hb.shape[2])
-    block_input_products(lo, hi, t0, n, reverse, x, zb[:n], kernel, dropout_mask, xb, x_scratch,
-                         dxb, dx, dkernel, dbias, beta)
-    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
-    block_weight_gradient(lo, hb[:n], recurrent_dropout_mask, 0, zb.shape[2], zb[:n],
-                          drecurrent_kernel, beta, h_scratch)
-
-
-@jit
-def block_input_products(lo, hi, t0, n, reverse, x, dz, kernel, dropout_mask, xb, scratch, dxb,
-                         dx, dkernel, dbias, beta):
-    """The input side of a block's products, the same in every cell: dkernel (+)=
-    Σ (x * m)ᵀ dz and dbias (+)= Σ dz (overwritten when beta is 0), and the block's dx.
-    dz: [n, rows, G*H]; xb, dxb: block scratch; scratch: masked operands (block_scratch)."""
-    gather_steps(lo, hi, x, t0, n, reverse, xb)
-    block_weight_gradient(lo, xb[:n], dropout_mask, 0, dz.shape[2], dz, dkernel, beta, scratch)
+    rows, I = hi - lo, x.shape[2]
+    a = gather_operands(lo, hi, x, hs, h0, t0, n, reverse, xhb)
+    dz = block_rows(zb, n, rows)
+    x_scratch, h_scratch = block_scratch(am, n, rows, I, xhb.shape[2] - I)
+    if dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] == 0:
+        gemm(a.T, dz, dweights, beta)
+    else:
+        block_weight_gradient(lo, rows, a[:, :I], dropout_mask, 0, dz.shape[1], dz,
+                              dweights[:I], beta, x_scratch)
+        block_weight_gradient(lo, rows, a[:, I:], recurrent_dropout_mask, 0, dz.shape[1], dz,
+                              dweights[I:], beta, h_scratch)
     block_column_sums(dz, dbias, beta)
-    block_dx(lo, hi, t0, n, reverse, dz, kernel, dropout_mask, dxb, scratch, dx)
+    block_dx(lo, hi, t0, n, reverse, dz, kernel, dropout_mask, dxb, x_scratch, dx)
 
 
 @jit
 def block_operands(x, H, block, rows, dx, dropout_mask, recurrent_dropout_mask):
     """The buffers of a backward block's products (block_gradients), allocated once per
-    call: xb [block, rows, I] its x, hb [block, rows, H] its h_prev, dxb its dx
-    (no steps when dx has no rows), and am, the 1-D masked-operand scratch
+    call: xhb [block, rows, I+H] its [x | h_prev] (gather_operands), dxb [block, rows,
+    I] its dx (no steps when dx has no rows), and am, the 1-D masked-operand scratch
     (block_scratch; no entries without dropout masks)."""
     I, dtype = x.shape[2], x.dtype
     masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
-    return (np.empty((block, rows, I), dtype), np.empty((block, rows, H), dtype),
+    return (np.empty((block, rows, I + H), dtype),
             np.empty((block if dx.shape[0] else 0, rows, I), dtype),
             np.empty(block * rows * max(I, H) if masked else 0, dtype))
 
@@ -437,16 +444,17 @@ def add_output_gradient(dh, dhs, b, t):
 
 @jit
 def block_scratch(am, n, rows, I, H):
-    """[n, rows, I] and [n, rows, H] views of the masked-operand scratch `am` (1-D), or
-    arrays with no steps when am has no entries (no masks: never read)."""
-    m = n if am.size else 0
-    return am[:m * rows * I].reshape(m, rows, I), am[:m * rows * H].reshape(m, rows, H)
+    """[n*rows, I] and [n*rows, H] views of the masked-operand scratch `am` (1-D), or
+    arrays with no rows when am has no entries (no masks: never read)."""
+    m = n * rows if am.size else 0
+    return am[:m * I].reshape(m, I), am[:m * H].reshape(m, H)
 
 
 @jit
 def block_dx(lo, hi, t0, n, reverse, dz, kernel, masks, dxb, scratch, dx):
     """dx of processing steps t0 .. t0+n-1 = dz kernelᵀ (masked), written into dx (input
-    order) through the block buffer dxb; nothing when dx has no rows."""
+    order) through the block buffer dxb; nothing when dx has no rows. dz: [n*rows, G*H]."""
     if dx.shape[0] != 0:
-        block_input_gradient(lo, dz, kernel, masks, dxb[:n], scratch)
+        rows = hi - lo
+        block_input_gradient(lo, rows, dz, kernel, masks, block_rows(dxb, n, rows), scratch)
         scatter_steps(lo, hi, dxb, t0, n, reverse, dx)

@@ -43,13 +43,14 @@ from ._sequence import (
     add_output_gradient,
     backward_steps_per_block,
     block_column_sums,
-    block_input_products,
+    block_dx,
     block_operands,
+    block_rows,
     block_scratch,
     block_weight_gradient,
     check_float_type,
+    gather_operands,
     input_panels,
-    gather_h_prev_steps,
     keep,
     mask_arrays,
     project_block,
@@ -398,8 +399,8 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
     zb = np.empty((block, rows, 3 * H), dtype)  # dL/d(x-projection) of a block's steps
     # reset_after: dL/d(recurrent product); its candidate block differs from zb's
     zhb = np.empty((block if reset_after else 0, rows, 3 * H), dtype)
-    xb, hb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
-                                     recurrent_dropout_mask)  # the block products' buffers
+    xhb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
+                                  recurrent_dropout_mask)  # the block products' buffers
     tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
     drh = np.empty((rows, H), dtype)  # reset before: dL/d(r * h_prev * m_h), one step
     for end in range(T, 0, -block):  # blocks of steps, the last first
@@ -445,35 +446,38 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
             recurrent_product_backward(zb[s], lo, recurrent_kernel, panels,
                                        recurrent_dropout_mask, 2 * H, dh[lo:hi], tmp)
         _block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, gates, zb, zhb, kernel,
-                         dropout_mask, recurrent_dropout_mask, xb, hb, am, dxb, dx, reset_after,
+                         dropout_mask, recurrent_dropout_mask, xhb, am, dxb, dx, reset_after,
                          dkernel, drecurrent_kernel, dbias, 1.0 if end < T else 0.0)
 
 
 @jit
 def _block_gradients(lo, hi, t0, n, reverse, x, hs, h0, gates, zb, zhb, kernel, dropout_mask,
-                     recurrent_dropout_mask, xb, hb, am, dxb, dx, reset_after, dkernel,
+                     recurrent_dropout_mask, xhb, am, dxb, dx, reset_after, dkernel,
                      drecurrent_kernel, dbias, beta):
     """The products of processing steps t0 .. t0+n-1 of rows lo:hi once their gradients
     are in zb (and zhb): dkernel, drecurrent_kernel, dbias (+)= this block's share
     (overwritten when beta is 0), and this block's dx; as _sequence.block_gradients,
-    with the GRU's two recurrent operands. Without reset_after the candidate
-    block's operand is r * h_prev * m_h, made in hb after the other blocks' use.
+    with the GRU's two recurrent operands, so x's and h_prev's products stay apart.
+    Without reset_after the candidate block's operand is r * h_prev * m_h, made in
+    place of h_prev after the other blocks' use.
     """
-    H = hb.shape[2]
-    z_steps, h_steps = zb[:n], hb[:n]
-    x_scratch, h_scratch = block_scratch(am, n, hi - lo, xb.shape[2], H)
-    block_input_products(lo, hi, t0, n, reverse, x, z_steps, kernel, dropout_mask, xb, x_scratch,
-                         dxb, dx, dkernel, dbias[0], beta)
-    gather_h_prev_steps(lo, hi, hs, h0, t0, n, hb)
+    rows, I, H = hi - lo, x.shape[2], hs.shape[2]
+    a = gather_operands(lo, hi, x, hs, h0, t0, n, reverse, xhb)
+    xa, ha, dz = a[:, :I], a[:, I:], block_rows(zb, n, rows)
+    x_scratch, h_scratch = block_scratch(am, n, rows, I, H)
+    block_weight_gradient(lo, rows, xa, dropout_mask, 0, 3 * H, dz, dkernel, beta, x_scratch)
+    block_column_sums(dz, dbias[0], beta)
+    block_dx(lo, hi, t0, n, reverse, dz, kernel, dropout_mask, dxb, x_scratch, dx)
     if reset_after:
-        block_weight_gradient(lo, h_steps, recurrent_dropout_mask, 0, 3 * H, zhb[:n],
+        dzh = block_rows(zhb, n, rows)
+        block_weight_gradient(lo, rows, ha, recurrent_dropout_mask, 0, 3 * H, dzh,
                               drecurrent_kernel, beta, h_scratch)
-        block_column_sums(zhb[:n], dbias[1], beta)
+        block_column_sums(dzh, dbias[1], beta)
         return
-    block_weight_gradient(lo, h_steps, recurrent_dropout_mask, 0, 2 * H, z_steps,
-                          drecurrent_kernel, beta, h_scratch)
-    _reset_h_prev(lo, t0, n, reverse, gates, recurrent_dropout_mask, h_steps)
-    block_weight_gradient(lo, h_steps, recurrent_dropout_mask[:0], 2 * H, 3 * H, z_steps,
+    block_weight_gradient(lo, rows, ha, recurrent_dropout_mask, 0, 2 * H, dz, drecurrent_kernel,
+                          beta, h_scratch)
+    _reset_h_prev(lo, t0, n, reverse, gates, recurrent_dropout_mask, xhb[:n, :, I:])
+    block_weight_gradient(lo, rows, ha, recurrent_dropout_mask[:0], 2 * H, 3 * H, dz,
                           drecurrent_kernel, beta, h_scratch)
 
 

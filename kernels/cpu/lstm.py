@@ -159,8 +159,7 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
     # One partial sum per chunk (no two threads add into one buffer), then the sum.
-    dkernel = np.empty((chunks, I, 4 * H), dtype)
-    drecurrent_kernel = np.empty((chunks, H, 4 * H), dtype)
+    dweights = np.empty((chunks, I + H, 4 * H), dtype)  # dkernel, then drecurrent_kernel
     dbias = np.empty((chunks, 4 * H), dtype)
     panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
                               blas_splits_steps(B, T, I, H, 4, chunks))
@@ -169,9 +168,9 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
             CODES[cache.activation], CODES[cache.recurrent_activation], cache.go_backwards,
             backward_steps_per_block(-(-B // chunks), T, 4 * H),
             fuses(dtype, H, cache.activation, cache.recurrent_activation))
-    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return ((dx if input_grad else None), dh, dc, total(dkernel), total(drecurrent_kernel),
-            total(dbias))
+    run_chunks(_backward_rows, B, chunks, args, (dweights, dbias))
+    return ((dx if input_grad else None), dh, dc, total(dweights[:, :I]),
+            total(dweights[:, I:]), total(dbias))
 
 
 # ----------------------------------------------------------------------------
@@ -312,7 +311,7 @@ _TANH, _SIGMOID = CODES["tanh"], CODES["sigmoid"]
 @jit
 def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, panels, mask,
                    dropout_mask, recurrent_dropout_mask, hs, cs, act_cs, gates, dx, act_code,
-                   rec_code, reverse, block, fused, dkernel, drecurrent_kernel, dbias):
+                   rec_code, reverse, block, fused, dweights, dbias):
     """The reversed steps of reference.lstm_backward for batch rows lo:hi.
 
     dL/dz of `block` steps at a time lives in a small time-major buffer, and
@@ -330,15 +329,15 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
         act_code, rec_code: activation codes. reverse: go_backwards.
         block: steps per block (_sequence.backward_steps_per_block).
         fused: run the gate arithmetic in _cell_backward_fused (`fuses`).
-        dkernel [I, 4H], drecurrent_kernel [H, 4H], dbias [4H]: this chunk's
-            sums, overwritten.
+        dweights [I+H, 4H] (dkernel, then drecurrent_kernel), dbias [4H]: this
+            chunk's sums, overwritten.
     """
     wide_vectors()
     T, H = x.shape[1], hs.shape[2]
     rows, dtype = hi - lo, x.dtype
     zb = np.empty((block, rows, 4 * H), dtype)  # dL/dz of one block's steps, time-major
-    xb, hb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
-                                     recurrent_dropout_mask)  # the block products' buffers
+    xhb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
+                                  recurrent_dropout_mask)  # the block products' buffers
     tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
     dc_act = np.empty(H, dtype)  # dh * o * act'(c_t) of one row
     for end in range(T, 0, -block):  # blocks of steps, the last first
@@ -364,8 +363,8 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
             recurrent_product_backward(zb[s], lo, recurrent_kernel, panels,
                                        recurrent_dropout_mask, 4 * H, dh[lo:hi], tmp)
         block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, zb, kernel, dropout_mask,
-                        recurrent_dropout_mask, xb, hb, am, dxb, dx, dkernel, drecurrent_kernel,
-                        dbias, 1.0 if end < T else 0.0)
+                        recurrent_dropout_mask, xhb, am, dxb, dx, dweights, dbias,
+                        1.0 if end < T else 0.0)
 
 
 @jit

@@ -117,16 +117,16 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
     dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
-    dkernel = np.empty((chunks, I, H), dtype)
-    drecurrent_kernel = np.empty((chunks, H, H), dtype)
+    dweights = np.empty((chunks, I + H, H), dtype)  # dkernel, then drecurrent_kernel
     dbias = np.empty((chunks, H), dtype)
     panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
     args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, panels, *masks, cache.hs,
             dx, CODES[cache.activation], cache.go_backwards,
             backward_steps_per_block(-(-B // chunks), T, H))
-    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
-    return (dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel), total(dbias)
+    run_chunks(_backward_rows, B, chunks, args, (dweights, dbias))
+    return ((dx if input_grad else None), dh, total(dweights[:, :I]), total(dweights[:, I:]),
+            total(dbias))
 
 
 # ----------------------------------------------------------------------------
@@ -213,8 +213,7 @@ _TANH = CODES["tanh"]
 
 @jit
 def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mask, dropout_mask,
-                   recurrent_dropout_mask, hs, dx, act_code, reverse, block, dkernel,
-                   drecurrent_kernel, dbias):
+                   recurrent_dropout_mask, hs, dx, act_code, reverse, block, dweights, dbias):
     """The reversed steps of reference.simple_rnn_backward for batch rows lo:hi.
 
     dL/da of `block` steps at a time lives in a small time-major buffer, and
@@ -229,15 +228,15 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
             panels: recurrent_kernelᵀ packed (_sequence.recurrent_panels).
         dx: [B, T, I] output (input order), or [0, T, I]. act_code, reverse:
             as forward. block: steps per block (backward_steps_per_block).
-        dkernel [I, H], drecurrent_kernel [H, H], dbias [H]: this chunk's
-            sums, overwritten.
+        dweights [I+H, H] (dkernel, then drecurrent_kernel), dbias [H]: this
+            chunk's sums, overwritten.
     """
     wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
     rows, dtype = hi - lo, x.dtype
     ab = np.empty((block, rows, H), dtype)  # dL/da of one block's steps, time-major
-    xb, hb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
-                                     recurrent_dropout_mask)  # the block products' buffers
+    xhb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
+                                  recurrent_dropout_mask)  # the block products' buffers
     tmp = np.empty((rows, H), dtype)  # the masked recurrent product, one step
     for end in range(T, 0, -block):  # blocks of steps, the last first
         t0 = max(0, end - block)
@@ -258,5 +257,5 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
             recurrent_product_backward(ab[s], lo, recurrent_kernel, panels,
                                        recurrent_dropout_mask, H, dh[lo:hi], tmp)
         block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, ab, kernel, dropout_mask,
-                        recurrent_dropout_mask, xb, hb, am, dxb, dx, dkernel, drecurrent_kernel,
-                        dbias, 1.0 if end < T else 0.0)
+                        recurrent_dropout_mask, xhb, am, dxb, dx, dweights, dbias,
+                        1.0 if end < T else 0.0)
