@@ -19,7 +19,6 @@ and those _vmath.py's sigmoid and tanh need:
     vsub, vmul(a, b)   a - b, a * b lane by lane
     vabs(a)            |a| (llvm.fabs)
     vfloor(a)          a rounded down to an integer
-    vcopysign(a, b)    |a| with the sign of b
     vless(a, b, x, y)  x where a < b, else y (NaN compares false), lane by lane
     vdiv(a, b)         a / b lane by lane
     vldexp(a, n)       a * 2^n for integral n (given as floats), from exponent bits
@@ -150,14 +149,6 @@ def _unary(name):
 
 
 vabs, vfloor = _unary("fabs"), _unary("floor")
-
-
-@intrinsic
-def vcopysign(typingctx, a, b):
-    def codegen(context, builder, signature, args):
-        return builder.call(_llvm_function(builder, "copysign", args[0].type, 2), args)
-
-    return a(a, b), codegen
 
 
 @intrinsic

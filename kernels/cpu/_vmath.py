@@ -4,15 +4,29 @@ _math.py's loops apply one activation to one row at a time; the LSTM cell
 calls five of them and four more loops per row, each a pass over memory. The
 fused cells (lstm._cell_forward_fused, gru._cell_forward_after_fused and
 simple_rnn._tanh_of_sum) instead take 16 units at a time through all of it
-in registers, and need the activations as functions of a register: these,
-the same Cephes formulas as _math._exp_f32 and _tanh_f32, operation for
-operation on 16 lanes (_vectors.py). NaN stays NaN, +-inf saturates.
+in registers, and need the activations as functions of a register (16
+lanes, _vectors.py). NaN stays NaN, +-inf saturates.
+
+- vexp and vsigmoid: the Cephes formulas of _math._exp_f32, operation for
+  operation; within 1e-7 of the truth, as the scalar loops.
+- vtanh: a rational function, x P(x²) / Q(x²) of degrees 13 over 6, on x
+  clamped to [-7.9, 7.9] (beyond, tanh is 1 to float32's precision). Cephes's
+  tanh (_math._tanh_f32) takes an exp, a division and a polynomial on every
+  lane, about 42 operations; this takes 14, and the fused LSTM cell's
+  arithmetic, two tanh and three sigmoids per 16 units, ran 58 -> 35 ns a
+  group of 16 (128 rows x 256 units, one core). The price is accuracy:
+  within 3.3e-7 of the truth (5.5 float32 ulps), where Cephes's is within
+  1e-7; |tanh| <= 1 and tanh(-x) = -tanh(x) exactly. The coefficients are
+  this project's own fit (tests/test_kernels.py re-derives them): tanh(x)/x
+  = P(s)/Q(s) with s = x²/7.9², constant terms 1, by linearised weighted
+  least squares on 18,000 points of (0, 7.9], reweighted toward the minimax
+  relative error (Lawson), then scaled back to powers of x².
 """
 
 import numpy as np
 
 from ._packed import has_vector_registers
-from ._vectors import vabs, vadd, vcopysign, vdiv, vfloor, vfma, vldexp, vless, vmul, vsplat, vsub
+from ._vectors import vabs, vadd, vdiv, vfloor, vfma, vldexp, vless, vmul, vsplat, vsub
 
 _f = np.float32
 
@@ -61,18 +75,30 @@ def vsigmoid(x):
     return vdiv(vless(x, zero, e, one), vadd(one, e))
 
 
+# vtanh's rational function: tanh(x) = x P(x²) / Q(x²) for |x| <= _TANH_CLAMP
+_TANH_CLAMP = 7.9
+_TANH_P = (1.0, 0.1312936693429947, 0.003155028447508812, 1.1704108146659564e-05,
+           -2.258642339825201e-08, 6.513838773924974e-11, -1.201079708780528e-13)
+_TANH_Q = (1.0, 0.4646269977092743, 0.024697378277778625, 0.00026213485398329794)
+_p0, _p1, _p2, _p3, _p4, _p5, _p6 = (_f(c) for c in _TANH_P)
+_q0, _q1, _q2, _q3 = (_f(c) for c in _TANH_Q)
+_clamp = _f(_TANH_CLAMP)
+
+
 @_inline
 def vtanh(x):
-    """tanh: 1 - 2e / (1 + e), e = exp(-2|x|), for |x| >= 0.625; an odd polynomial below
-    (where 1 - 2e / (1 + e) would lose digits to cancellation)."""
-    one = vsplat(_f(1.0))
-    e = vexp(vmul(vsplat(_f(-2.0)), vabs(x)))
-    large = vcopysign(vfma(vsplat(_f(-2.0)), vdiv(e, vadd(one, e)), one), x)
-    z = vmul(x, x)
-    p = vsplat(_f(-5.70498872745e-3))
-    p = vfma(p, z, vsplat(_f(2.06390887954e-2)))
-    p = vfma(p, z, vsplat(_f(-5.37397155531e-2)))
-    p = vfma(p, z, vsplat(_f(1.33314422036e-1)))
-    p = vfma(p, z, vsplat(_f(-3.33332819422e-1)))
-    small = vfma(vmul(p, z), x, x)
-    return vless(vabs(x), vsplat(_f(0.625)), small, large)
+    """tanh: x P(x²) / Q(x²), Horner's rule on both, x clamped to +-7.9 first (a NaN
+    compares false and stays)."""
+    x = vless(x, vsplat(-_clamp), vsplat(-_clamp), x)
+    x = vless(vsplat(_clamp), x, vsplat(_clamp), x)
+    u = vmul(x, x)
+    p = vfma(vsplat(_p6), u, vsplat(_p5))
+    p = vfma(p, u, vsplat(_p4))
+    p = vfma(p, u, vsplat(_p3))
+    p = vfma(p, u, vsplat(_p2))
+    p = vfma(p, u, vsplat(_p1))
+    p = vfma(p, u, vsplat(_p0))
+    q = vfma(vsplat(_q3), u, vsplat(_q2))
+    q = vfma(q, u, vsplat(_q1))
+    q = vfma(q, u, vsplat(_q0))
+    return vdiv(vmul(x, p), q)
