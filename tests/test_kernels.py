@@ -465,6 +465,36 @@ def test_numba_batch_split_matches_reference(
 
 
 @NUMBA_ONLY
+def test_numba_threads_take_every_chunk_once():
+    """run_chunks with more chunks than threads: each chunk's rows run once, with its own
+    partial, whichever thread takes it; an error in a chunk reaches the caller."""
+    import threading
+
+    from minilstm.kernels.cpu import _parallel
+
+    seen, lock = [], threading.Lock()
+
+    def rows(lo, hi, scale, partial):
+        partial[:] = scale * np.arange(lo, hi).sum()
+        with lock:
+            seen.append((lo, hi, threading.get_ident()))
+
+    partials = np.zeros((7, 1))
+    _parallel.run_chunks(rows, 30, 7, (2.0,), (partials,))
+    bounds = [30 * c // 7 for c in range(8)]
+    assert sorted((lo, hi) for lo, hi, _ in seen) == list(zip(bounds[:-1], bounds[1:]))
+    assert partials.ravel().tolist() == [2.0 * sum(range(lo, hi))
+                                         for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    def failing(lo, hi):
+        if lo > 0:
+            raise ValueError(f"rows {lo}:{hi}")
+
+    with pytest.raises(ValueError, match="rows"):
+        _parallel.run_chunks(failing, 30, 7, ())
+
+
+@NUMBA_ONLY
 def test_numba_chunk_count_and_blas_threads_restored():
     import numba
     from threadpoolctl import threadpool_info
@@ -472,7 +502,9 @@ def test_numba_chunk_count_and_blas_threads_restored():
     cpu = kernels.get("numba").lstm  # the private names live in the cell module
     assert cpu._num_chunks(9, 1, 1, 10) == 1  # W0: no parallel launch
     assert cpu._num_chunks(1, 5, 1, 32) == 1  # W4
-    assert cpu._num_chunks(64, 50, 32, 128) == min(numba.get_num_threads(), 4)  # W1
+    threads = numba.get_num_threads()
+    # a multiple of the threads, up to 4 chunks each, of at least H/8 rows (W1: 16)
+    assert cpu._num_chunks(64, 50, 32, 128) == {1: 1, 2: 4, 3: 3}.get(threads, 4)  # W1
     assert cpu._num_chunks(16, 50, 32, 512) == 1  # chunks too thin for the weights' size
     # ... whose per-step products then go to BLAS's threads, not to the packed tiles
     many = numba.get_num_threads() > 1
@@ -480,7 +512,8 @@ def test_numba_chunk_count_and_blas_threads_restored():
     assert not cpu.blas_splits_steps(64, 50, 32, 128, 4, 2)  # two chunks: a thread each
     assert not cpu.blas_splits_steps(1, 5, 1, 32, 4, 1)  # W4: too small to split
     # A problem big enough to split on its own; BLAS pools come back as they were.
-    assert cpu._num_chunks(64, 8, 8, 32) == min(numba.get_num_threads(), 8)
+    assert cpu._num_chunks(64, 8, 8, 32) == {1: 1, 2: 8, 3: 6, 4: 8}.get(threads,
+                                                                      min(threads, 8))
     before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
     arrays, upstream = _problem(np.float32, 11, batch=64, timesteps=8, input_dim=8, units=32)
     _, _, expected_grads, got_grads = _run("numba", arrays, upstream)

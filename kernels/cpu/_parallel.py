@@ -1,11 +1,13 @@
-"""All cores without a sync per step: the batch in row chunks, one thread per chunk.
+"""All cores without a sync per step: the batch in row chunks that the threads take in turn.
 
 Rows of a recurrent cell never mix, so each chunk of rows runs the whole
 computation for its rows: its input projection, its step GEMMs and gate loops,
 its dx, and its own partial weight gradients, which the wrapper adds after.
-`num_chunks` picks P = `numba.get_num_threads()`, fewer so that a chunk keeps
-at least max(`_MIN_ROWS`, H/8) rows, and 1 for problems under
-`_MIN_PARALLEL_WORK` (such as W0 and W4), which then start no thread at all.
+`num_chunks` picks a multiple of P = `numba.get_num_threads()`, up to
+`_CHUNKS_PER_THREAD` chunks a thread, fewer so that a chunk keeps at least
+max(`_MIN_ROWS`, H/8) rows, and 1 for problems under `_MIN_PARALLEL_WORK`
+(such as W0 and W4), which then start no thread at all. Each thread takes
+the next chunk until none is left.
 
 The chunks run in a small thread pool: the compiled loops release the GIL
 (`nogil=True`), so P calls of one compiled function run at once. (A `prange`
@@ -18,6 +20,7 @@ BLAS alone, so its GEMMs may still use BLAS's own threads.
 """
 
 import concurrent.futures
+import itertools
 import threading
 
 # A chunk gets at least max(_MIN_ROWS, H // 8) rows. Each chunk's step GEMM reads
@@ -25,12 +28,18 @@ import threading
 # than a second core gives back, and one chunk whose GEMMs use BLAS's own threads
 # is faster (measured on 2 cores: B=64 with H=512, B=32 with H=256).
 _MIN_ROWS = 8
+# Chunks per thread at most: the two cores of the benchmark machine are slowed by
+# other machines' work, at times one more than the other (one core's GEMMs ran at
+# 74-153 GFLOP/s, the other's at other times). With 8 chunks of W3's 256 rows taken
+# in turn, predict ran 83 ms where 2 chunks took 101 under such load, and the same
+# 106-107 ms with 2, 4 or 8 chunks when both cores were slowed alike.
+_CHUNKS_PER_THREAD = 4
 # Below this many multiply-adds per sequence (B*T*(I+H)*G*H), one thread beats
 # waking the others (measured crossover ~0.8M on 2 cores; W0 and W4 are far below).
 _MIN_PARALLEL_WORK = 1 << 20
 
 _LOCK = threading.Lock()  # one split call at a time: each uses every core
-_POOL = []  # the worker threads and the threadpoolctl controller, made on the first split
+_POOL = []  # the worker threads, their number, the threadpoolctl controller: the first split
 
 
 def _too_small_to_split(B, T, I, H, gates):
@@ -39,12 +48,20 @@ def _too_small_to_split(B, T, I, H, gates):
 
 
 def num_chunks(B, T, I, H, gates=4):
-    """How many row chunks to run at once: 1 (no thread started) for small problems."""
+    """How many row chunks to split the batch into: 1 (no thread started) for small
+    problems or too few rows for two threads; else a multiple of the threads, up to
+    _CHUNKS_PER_THREAD each, so that a core slowed by other work runs fewer of them
+    (run_chunks), and equal shares stay equal when no core is."""
     if _too_small_to_split(B, T, I, H, gates):
         return 1
     from numba import get_num_threads
 
-    return max(1, min(get_num_threads(), B // max(_MIN_ROWS, H // 8)))
+    threads, most = get_num_threads(), B // max(_MIN_ROWS, H // 8)
+    if most < 2 or threads < 2:
+        return 1
+    if most < threads:
+        return most
+    return threads * min(_CHUNKS_PER_THREAD, most // threads)
 
 
 def blas_splits_steps(B, T, I, H, gates, chunks):
@@ -66,20 +83,30 @@ def run_chunks(rows, B, chunks, args, partials=()):
 
     Chunk c is rows B*c//chunks : B*(c+1)//chunks (sizes within 1 of each other).
     `partials` are arrays with one leading entry per chunk (the partial weight
-    gradients), so no two threads write to one buffer. Chunk 0 runs in the
-    calling thread; the call returns when every chunk has finished.
+    gradients), so no two threads write to one buffer. The calling thread and
+    the pool's threads (as many as there are chunks, at most) each take the
+    next chunk not yet taken until none is left, so a core slowed by other
+    work runs fewer chunks; the call returns when every chunk has finished.
     """
     if chunks == 1:
         rows(0, B, *args, *(p[0] for p in partials))
         return
     bounds = [B * c // chunks for c in range(chunks + 1)]
     calls = [(bounds[c], bounds[c + 1], *args, *(p[c] for p in partials)) for c in range(chunks)]
+    taken = itertools.count()  # next() on it is atomic under the GIL
+
+    def take_chunks():
+        for c in iter(lambda: next(taken), None):
+            if c >= chunks:
+                return
+            rows(*calls[c])
+
     with _LOCK:
-        pool, blas = _pool()
+        pool, workers, blas = _pool()
         with blas.limit(limits=1, user_api="blas"):
-            futures = [pool.submit(rows, *call) for call in calls[1:]]
+            futures = [pool.submit(take_chunks) for _ in range(min(chunks - 1, workers))]
             try:
-                rows(*calls[0])
+                take_chunks()
             finally:
                 concurrent.futures.wait(futures)
             for future in futures:
@@ -92,7 +119,7 @@ def total(partial):
 
 
 def _pool():
-    """(thread pool, threadpoolctl controller), made once.
+    """(thread pool, its number of threads, threadpoolctl controller), made once.
 
     threadpoolctl sets the pools of the BLAS libraries loaded in this process
     (scipy's, which the loops call, and NumPy's, which they do not) and
@@ -105,6 +132,6 @@ def _pool():
 
         workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
         _POOL.append(concurrent.futures.ThreadPoolExecutor(workers, "minilstm-numba"))
+        _POOL.append(workers)
         _POOL.append(ThreadpoolController())  # lists the loaded libraries once
-    return _POOL[0], _POOL[1]
-
+    return _POOL[0], _POOL[1], _POOL[2]
