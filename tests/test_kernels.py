@@ -503,7 +503,7 @@ def test_numba_chunk_count_and_blas_threads_restored():
     assert cpu._num_chunks(9, 1, 1, 10) == 1  # W0: no parallel launch
     assert cpu._num_chunks(1, 5, 1, 32) == 1  # W4
     threads = numba.get_num_threads()
-    # a multiple of the threads, up to 4 chunks each, of at least H/8 rows (W1: 16)
+    # a multiple of the threads, up to 2 chunks each, of at least H/8 rows (W1: 16)
     assert cpu._num_chunks(64, 50, 32, 128) == {1: 1, 2: 4, 3: 3}.get(threads, 4)  # W1
     assert cpu._num_chunks(16, 50, 32, 512) == 1  # chunks too thin for the weights' size
     # ... whose per-step products then go to BLAS's threads, not to the packed tiles
@@ -512,7 +512,7 @@ def test_numba_chunk_count_and_blas_threads_restored():
     assert not cpu.blas_splits_steps(64, 50, 32, 128, 4, 2)  # two chunks: a thread each
     assert not cpu.blas_splits_steps(1, 5, 1, 32, 4, 1)  # W4: too small to split
     # A problem big enough to split on its own; BLAS pools come back as they were.
-    assert cpu._num_chunks(64, 8, 8, 32) == {1: 1, 2: 8, 3: 6, 4: 8}.get(threads,
+    assert cpu._num_chunks(64, 8, 8, 32) == {1: 1, 2: 4, 3: 6, 4: 8}.get(threads,
                                                                       min(threads, 8))
     before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
     arrays, upstream = _problem(np.float32, 11, batch=64, timesteps=8, input_dim=8, units=32)

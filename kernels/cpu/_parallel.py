@@ -33,7 +33,7 @@ _MIN_ROWS = 8
 # 74-153 GFLOP/s, the other's at other times). With 8 chunks of W3's 256 rows taken
 # in turn, predict ran 83 ms where 2 chunks took 101 under such load, and the same
 # 106-107 ms with 2, 4 or 8 chunks when both cores were slowed alike.
-_CHUNKS_PER_THREAD = 4
+_CHUNKS_PER_THREAD = 2
 # Below this many multiply-adds per sequence (B*T*(I+H)*G*H), one thread beats
 # waking the others (measured crossover ~0.8M on 2 cores; W0 and W4 are far below).
 _MIN_PARALLEL_WORK = 1 << 20
