@@ -61,3 +61,28 @@ def test_avx2_environment_turns_every_avx512_feature_off():
     worker = frameworks.environment("torch", 2, "cpu", base={}, isa="avx2")
     assert worker["NUMBA_CPU_FEATURES"] == env["NUMBA_CPU_FEATURES"]
     assert "--xla_cpu_max_isa=AVX2" in worker["XLA_FLAGS"]
+
+
+def test_ab_loads_a_second_copy_of_the_kernels_and_times_in_turns():
+    """benchmarks.ab: a kernels directory imported under a name of its own (module objects
+    apart from minilstm.kernels'), each workload's batch call on it, calls in turn."""
+    from benchmarks import ab
+
+    import minilstm.kernels.cpu.lstm as installed
+
+    modules = ab.load_kernels("minilstm_ab_test_copy", ab.ROOT / "kernels")
+    assert modules["lstm"] is not installed and modules["lstm"].__file__ == installed.__file__
+    calls = {w: ab.batch_call(modules, _quick(w)) for w in ("W1-SimpleRNN", "W3-SimpleRNN")}
+    times = ab.alternate(calls, 0.0)
+    assert {w: len(t) for w, t in times.items()} == {"W1-SimpleRNN": 5, "W3-SimpleRNN": 5}
+    assert all(t > 0 for ts in times.values() for t in ts)
+
+
+def test_ab_checks_out_the_base_commit_and_removes_it():
+    from benchmarks import ab
+
+    if not (ab.ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    with ab.worktree("HEAD") as path:
+        assert (path / "kernels" / "cpu" / "lstm.py").is_file()
+    assert not path.exists()

@@ -1,0 +1,147 @@
+"""One commit's Numba kernels against the checkout's, in one process, timed alternately.
+
+    python -m benchmarks.ab --base 463997e                  # every CPU workload but W0, W4
+    python -m benchmarks.ab --base HEAD~3 --workloads W1,W3 --seconds 5
+
+On a machine whose neighbours load it in bursts, two runs of the harness can
+read the same code 10-50% apart, and a change of a few percent is lost in
+that. Here both versions are loaded side by side (the base commit's
+`kernels/` from a temporary git worktree, as a package of its own name) and
+each workload's recurrent kernels for one batch run old, new, old, new...
+for a few seconds, so every burst falls on both. The figure is the ratio of
+the two minima (and of the two medians): below 1, the checkout is faster.
+Only the kernels are timed (a training batch: forward with cache, then
+backward without dx; predict: the forward-only kernel), on seeded weights
+and data of the workload's shapes, with the threads pinned as the harness
+pins them. It measures a change; the harness (run.py) measures against peers.
+"""
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_kernels(name, directory):
+    """The kernels package in `directory` imported as `name` (its own module objects,
+    compiled functions and Numba cache files), returning its numba modules by cell."""
+    spec = importlib.util.spec_from_file_location(
+        name, Path(directory) / "__init__.py", submodule_search_locations=[str(directory)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return {cell: importlib.import_module(f"{name}.cpu.{cell}")
+            for cell in ("lstm", "gru", "simple_rnn")}
+
+
+@contextlib.contextmanager
+def worktree(commit):
+    """A detached git worktree of `commit`, removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="minilstm-ab-") as parent:
+        path = Path(parent) / "base"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path),
+                        commit], check=True, capture_output=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(path)], check=False, capture_output=True)
+
+
+def batch_call(modules, w, seed=0):
+    """A function that runs workload w's recurrent kernels on one batch of seeded data."""
+    rng = np.random.default_rng(seed)
+    B, T, I, H, G = w.batch, w.timesteps, w.features, w.units, w.gates
+    f32 = np.float32
+    x = rng.standard_normal((B, T, I), dtype=f32)
+    kernel = (rng.standard_normal((I, G * H), dtype=f32) / np.sqrt(I)).astype(f32)
+    recurrent = (rng.standard_normal((H, G * H), dtype=f32) / np.sqrt(H)).astype(f32)
+    h0, dh = np.zeros((B, H), f32), rng.standard_normal((B, H), dtype=f32)
+    module = modules[w.cell]
+    if w.cell == "lstm":
+        def forward(cache):
+            return module.lstm_forward(x, h0, h0, kernel, recurrent, np.zeros(G * H, f32),
+                                       cache=cache)[2]
+
+        def backward(cache):
+            module.lstm_backward(None, dh, None, cache, input_grad=False)
+    else:
+        bias = np.zeros((2, G * H) if w.cell == "gru" else G * H, f32)
+
+        def forward(cache):
+            return getattr(module, f"{w.cell}_forward")(x, h0, kernel, recurrent, bias,
+                                                        cache=cache)[1]
+
+        def backward(cache):
+            getattr(module, f"{w.cell}_backward")(None, dh, cache, input_grad=False)
+
+    if w.kind == "predict":
+        return lambda: forward(False)
+    return lambda: backward(forward(True))
+
+
+def alternate(calls, seconds):
+    """{name: [seconds per call]}: the calls in turn, for about `seconds` in all."""
+    for call in calls.values():
+        call()  # compiled, pages touched
+    times = {name: [] for name in calls}
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or min(len(t) for t in times.values()) < 5:
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", required=True, help="the commit to compare against")
+    parser.add_argument("--workloads", default=None,
+                        help="comma list of ids (default: every CPU workload but W0 and W4, "
+                             "which Python and per-call costs bound)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per workload (default 4)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="for the kernels' chunks and BLAS (default: every core)")
+    args = parser.parse_args(argv)
+    chosen = [w for w in workloads.cpu_workloads()
+              if (w.id in args.workloads.split(",") if args.workloads
+                  else w.id not in ("W0", "W4"))]
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    with worktree(args.base) as base:
+        versions = {"base": load_kernels("minilstm_ab_base", base / "kernels"),
+                    "checkout": load_kernels("minilstm_ab_checkout", ROOT / "kernels")}
+        print(f"base {args.base} against the checkout, {args.threads} threads, "
+              "ms per batch of kernels (min / median)")
+        print("| workload | kernels | base | checkout | checkout / base |")
+        print("| --- | --- | --- | --- | --- |")
+        with threadpool_limits(args.threads):
+            for w in chosen:
+                times = alternate({v: batch_call(m, w) for v, m in versions.items()},
+                                  args.seconds)
+                low = {v: min(t) * 1e3 for v, t in times.items()}
+                mid = {v: float(np.median(t)) * 1e3 for v, t in times.items()}
+                kind = "forward only" if w.kind == "predict" else "forward + backward"
+                print(f"| {w.id} | {kind} | {low['base']:.2f} / {mid['base']:.2f} | "
+                      f"{low['checkout']:.2f} / {mid['checkout']:.2f} | "
+                      f"{low['checkout'] / low['base']:.3f} / "
+                      f"{mid['checkout'] / mid['base']:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
