@@ -31,8 +31,10 @@ _MIN_ROWS = 8
 # Chunks per thread at most: the two cores of the benchmark machine are slowed by
 # other machines' work, at times one more than the other (one core's GEMMs ran at
 # 74-153 GFLOP/s, the other's at other times). With 8 chunks of W3's 256 rows taken
-# in turn, predict ran 83 ms where 2 chunks took 101 under such load, and the same
-# 106-107 ms with 2, 4 or 8 chunks when both cores were slowed alike.
+# in turn, predict ran 83 ms where 2 chunks took 101 under such load (when both
+# cores were slowed alike, 2, 4 and 8 timed the same). On a quiet machine thinner
+# chunks cost their GEMMs: W3 and W3-GRU predict ran 2-3% slower with 4 chunks a
+# thread than with 1, and within 1-2% of 1 with 2 a thread (benchmarks.ab).
 _CHUNKS_PER_THREAD = 2
 # Below this many multiply-adds per sequence (B*T*(I+H)*G*H), one thread beats
 # waking the others (measured crossover ~0.8M on 2 cores; W0 and W4 are far below).
