@@ -12,8 +12,9 @@ for a few seconds, so every burst falls on both. The figure is the ratio of
 the two minima (and of the two medians): below 1, the checkout is faster.
 Only the kernels are timed (a training batch: forward with cache, then
 backward without dx; predict: the forward-only kernel), on seeded weights
-and data of the workload's shapes, with the threads pinned as the harness
-pins them. It measures a change; the harness (run.py) measures against peers.
+and data of the workload's shapes, on --threads threads (Numba's, for the
+kernels' chunks, and BLAS's). It measures a change; the harness (run.py)
+measures against peers.
 """
 
 import argparse
