@@ -86,6 +86,17 @@ def test_small_and_large_calls_give_the_same_training(default_numba_not_loaded):
     np.testing.assert_allclose(losses[None], losses["numba"], rtol=1e-5)
 
 
+def _run_fresh(script):
+    """Runs `script` in a fresh interpreter on this checkout, with the default kernel set."""
+    env = {k: v for k, v in os.environ.items() if k != "MINILSTM_BACKEND"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, cwd=root, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 @needs_numba
 @pytest.mark.parametrize("units, loads", [(10, False), (64, True)])
 def test_a_small_program_never_imports_numba(units, loads):
@@ -97,10 +108,28 @@ def test_a_small_program_never_imports_numba(units, loads):
         "keras.layers.Dense(1)])\n"
         "m.compile('adam', 'mse'); m.fit(x, y, epochs=2, verbose=0); m.predict(x, verbose=0)\n"
         "print(keras.backend.get_backend(), 'numba' in sys.modules)\n" % (units, units))
-    env = {k: v for k, v in os.environ.items() if k != "MINILSTM_BACKEND"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, cwd=root, timeout=600)
-    assert out.returncode == 0, out.stderr
+    out = _run_fresh(script)
     assert out.stdout.split() == ["numba", str(loads)]
+
+
+def test_choosing_the_default_set_imports_no_kernel_files_of_the_others():
+    """Asking which sets can run imports the numba and cupy packages only, not their
+    kernel files (kernels/_lazy.py): a program that never runs them pays nothing."""
+    script = (
+        "import sys, minilstm as keras\n"
+        "keras.backend.get_backend()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('minilstm.kernels.gpu.', "
+        "'minilstm.kernels.cpu.'))))\n")
+    out = _run_fresh(script)
+    assert out.stdout.split() == ["[]"]
+
+
+def test_a_set_exports_its_kernels_on_first_lookup():
+    """The lazy packages still answer every kernel of the contract by attribute."""
+    from minilstm.kernels import _lazy, gpu, reference
+
+    for name in _lazy.KERNEL_FILES:
+        assert getattr(gpu, name).__name__ == name
+        assert getattr(reference, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'lstm_fwd'"):
+        gpu.lstm_fwd

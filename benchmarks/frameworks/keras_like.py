@@ -55,8 +55,10 @@ def load(framework, device, threads, seed):
         version = f"minilstm {keras.__version__} ({kernel_set} kernels)" if kernel_set else (
             f"minilstm {keras.__version__} (default kernels: {keras.backend.get_backend()})")
         if (kernel_set or keras.backend.get_backend()) == "numba":
-            # the installed version, without importing numba: the default set may never load it
-            version += f", numba {importlib.metadata.version('numba')}"
+            # The installed version, without importing numba (the default set may never
+            # load it). importlib.metadata scans the installed packages, about 20 ms:
+            # read when the result is written, not inside W0's timed process.
+            version = _NumbaVersion(version)
     else:
         engine = _engine(os.environ["KERAS_BACKEND"], threads, device)
         import keras
@@ -67,6 +69,16 @@ def load(framework, device, threads, seed):
     if hasattr(getattr(keras, "utils", None), "set_random_seed"):
         keras.utils.set_random_seed(seed)
     return KerasLike(keras, version)
+
+
+class _NumbaVersion:
+    """A version string finished with numba's installed version when first printed."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def __str__(self):
+        return f"{self.prefix}, numba {importlib.metadata.version('numba')}"
 
 
 class KerasLike:

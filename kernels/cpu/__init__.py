@@ -36,9 +36,10 @@ without compiling, run with `NUMBA_DISABLE_JIT=1` (slow: minutes, not
 milliseconds).
 """
 
-import importlib
 import importlib.util
 import sys
+
+from .._lazy import import_kernel_files, module_getattr
 
 NAME = "numba"
 
@@ -47,25 +48,13 @@ __all__ = [
     "lstm_backward", "gru_forward", "gru_backward", "simple_rnn_forward", "simple_rnn_backward",
 ]
 
-# The kernels are imported on first use (PEP 562 below), not with this package:
-# importing numba and loading the compiled loops from the cache costs about half
-# a second, which a program that never runs a large recurrent call need not pay
-# (see minilstm.backend.kernels_for).
-_KERNELS = {"lstm_forward": "lstm", "lstm_backward": "lstm", "gru_forward": "gru",
-            "gru_backward": "gru", "simple_rnn_forward": "simple_rnn",
-            "simple_rnn_backward": "simple_rnn"}
-_SUBMODULES = ("lstm", "gru", "simple_rnn", "_math", "_blas", "_packed", "_parallel",
-               "_sequence", "_vectors", "_vmath")
-
-
-def __getattr__(name):
-    if name in _KERNELS:
-        function = getattr(importlib.import_module(f".{_KERNELS[name]}", __name__), name)
-        globals()[name] = function  # later lookups skip this hook (~10 µs a call)
-        return function
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The kernels are imported on first use (see kernels/_lazy.py): importing numba and
+# loading the compiled loops from the cache costs about half a second, which a
+# program that never runs a large recurrent call need not pay (see
+# minilstm.backend.kernels_for).
+__getattr__ = module_getattr(__name__, submodules=(
+    "lstm", "gru", "simple_rnn", "_math", "_blas", "_packed", "_parallel", "_sequence",
+    "_vectors", "_vmath"))
 
 
 def is_available():
@@ -103,5 +92,4 @@ def load():
         raise RuntimeError(f"numba is installed but failed to import: {NUMBA_ERROR}. "
                            "Reinstall it (pip install --force-reinstall numba), or use the "
                            "reference kernels: minilstm.backend.set_backend('numpy').")
-    for module in ("lstm", "gru", "simple_rnn"):
-        importlib.import_module(f".{module}", __name__)
+    import_kernel_files(__name__)

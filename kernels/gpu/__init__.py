@@ -39,19 +39,21 @@ forces TF32 off in every NVIDIA library regardless. tests/test_gpu.py sets
 full precision.
 
 cupy is imported only inside functions, so this package imports without it;
-`is_available()` then says False and `unavailable_reason()` says why.
+`is_available()` then says False and `unavailable_reason()` says why. The kernel
+files are imported on first use or by `load()` (kernels/_lazy.py), so asking
+whether this set can run costs no more than that.
 """
 
-from .gru import gru_backward, gru_forward
-from .lstm import lstm_backward, lstm_forward
-from .simple_rnn import simple_rnn_backward, simple_rnn_forward
+from .._lazy import import_kernel_files, module_getattr
 
 NAME = "cupy"
 
 __all__ = [
-    "NAME", "is_available", "unavailable_reason", "lstm_forward", "lstm_backward",
+    "NAME", "is_available", "unavailable_reason", "load", "lstm_forward", "lstm_backward",
     "gru_forward", "gru_backward", "simple_rnn_forward", "simple_rnn_backward",
 ]
+
+__getattr__ = module_getattr(__name__, submodules=("lstm", "gru", "simple_rnn", "_launch"))
 
 _unavailable_reason = None  # probed once: "" when cupy and a device are there
 
@@ -86,3 +88,8 @@ def unavailable_reason():
 def is_available():
     """True when cupy imports and sees a CUDA device. Never raises."""
     return unavailable_reason() == ""
+
+
+def load():
+    """Imports the kernel files now (called by `minilstm.kernels.get` once usable)."""
+    import_kernel_files(__name__)
