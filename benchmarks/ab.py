@@ -47,6 +47,20 @@ def load_kernels(name, directory):
             for cell in ("lstm", "gru", "simple_rnn")}
 
 
+def checkout_kernels():
+    """This checkout's numba modules by cell, imported under their own name: Numba's cache
+    files in kernels/cpu/__pycache__ then stay loadable by every other program (entries
+    written under another package name would send them looking for it)."""
+    import minilstm.kernels
+
+    found = Path(minilstm.kernels.__file__).resolve().parent
+    if found != ROOT / "kernels":
+        raise SystemExit(f"minilstm.kernels is imported from {found}, not from this checkout "
+                         f"({ROOT / 'kernels'}): install it editable (pip install -e .).")
+    return {cell: importlib.import_module(f"minilstm.kernels.cpu.{cell}")
+            for cell in ("lstm", "gru", "simple_rnn")}
+
+
 @contextlib.contextmanager
 def worktree(commit):
     """A detached git worktree of `commit`, removed on exit."""
@@ -126,7 +140,7 @@ def main(argv=None):
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     with worktree(args.base) as base:
         versions = {"base": load_kernels("minilstm_ab_base", base / "kernels"),
-                    "checkout": load_kernels("minilstm_ab_checkout", ROOT / "kernels")}
+                    "checkout": checkout_kernels()}
         print(f"base {args.base} against the checkout, {args.threads} threads, "
               "ms per batch of kernels (min / median)")
         print("| workload | kernels | base | checkout | checkout / base |")

@@ -63,15 +63,23 @@ def test_avx2_environment_turns_every_avx512_feature_off():
     assert "--xla_cpu_max_isa=AVX2" in worker["XLA_FLAGS"]
 
 
-def test_ab_loads_a_second_copy_of_the_kernels_and_times_in_turns():
-    """benchmarks.ab: a kernels directory imported under a name of its own (module objects
-    apart from minilstm.kernels'), each workload's batch call on it, calls in turn."""
+def test_ab_loads_a_second_copy_of_the_kernels_and_times_in_turns(tmp_path):
+    """benchmarks.ab: a copy of the kernels directory imported under a name of its own
+    (module objects apart from minilstm.kernels', and Numba cache files in the copy: entries
+    compiled under another name in kernels/cpu/__pycache__ would break later loads of
+    minilstm.kernels), each workload's batch call on it, calls in turn."""
+    import shutil
+
     from benchmarks import ab
 
     import minilstm.kernels.cpu.lstm as installed
 
-    modules = ab.load_kernels("minilstm_ab_test_copy", ab.ROOT / "kernels")
-    assert modules["lstm"] is not installed and modules["lstm"].__file__ == installed.__file__
+    copy = tmp_path / "kernels"
+    shutil.copytree(ab.ROOT / "kernels", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    modules = ab.load_kernels("minilstm_ab_test_copy", copy)
+    assert modules["lstm"] is not installed and modules["lstm"].__file__ == str(
+        copy / "cpu" / "lstm.py")
+    assert ab.checkout_kernels()["lstm"] is installed
     calls = {w: ab.batch_call(modules, _quick(w)) for w in ("W1-SimpleRNN", "W3-SimpleRNN")}
     times = ab.alternate(calls, 0.0)
     assert {w: len(t) for w, t in times.items()} == {"W1-SimpleRNN": 5, "W3-SimpleRNN": 5}
