@@ -264,22 +264,45 @@ def print_floor(w, rec):
               f"({rec['gflops']:.0f} GFLOP/s)", flush=True)
 
 
-def run_seed(args, framework, w, timeout):
-    """W0: every repeat is a fresh process running the seed script; numba also cold."""
-    runs, colds = [], []
-    for _ in range(args.repeats):
-        cache = (tempfile.mkdtemp(prefix="numba-cache-")
-                 if framework in ("minilstm", "minilstm-numba") else None)
-        try:
-            env = {"NUMBA_CACHE_DIR": cache} if cache else None
-            if cache:  # an empty NUMBA_CACHE_DIR: compile from scratch, then reuse it
-                colds.append(run_worker(args, framework, [w], timeout, env)[w.id])
-            runs.append(run_worker(args, framework, [w], timeout, env)[w.id])
-        finally:
-            if cache:
-                shutil.rmtree(cache, ignore_errors=True)
-        if runs[-1]["status"] != "ok":
-            break
+def run_seeds(args, names, w, timeout):
+    """W0: every repeat is a fresh process running the seed script; minilstm's numba sets
+    also run it once more with an empty Numba cache first (cold). The frameworks take
+    turns, one repeat each per round, the order rotating, as run_turns does: the default
+    set and the reference, which run the same code on W0, read 10-20% apart when each
+    ran its repeats in a row on this noisy machine.
+
+    Returns {framework: result}.
+    """
+    runs = {name: [] for name in names}
+    colds = {name: [] for name in names}
+    for round_ in range(args.repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            if runs[name] and runs[name][-1]["status"] != "ok":
+                continue  # it failed: no more repeats
+            cold, run = seed_repeat(args, name, w, timeout)
+            if cold is not None:
+                colds[name].append(cold)
+            runs[name].append(run)
+    return {name: combine_seed(runs[name], colds[name]) for name in names}
+
+
+def seed_repeat(args, framework, w, timeout):
+    """One W0 repeat: (the cold-cache run or None, the run)."""
+    cache = (tempfile.mkdtemp(prefix="numba-cache-")
+             if framework in ("minilstm", "minilstm-numba") else None)
+    try:
+        env = {"NUMBA_CACHE_DIR": cache} if cache else None
+        # an empty NUMBA_CACHE_DIR: compile from scratch, then reuse it
+        cold = run_worker(args, framework, [w], timeout, env)[w.id] if cache else None
+        return cold, run_worker(args, framework, [w], timeout, env)[w.id]
+    finally:
+        if cache:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def combine_seed(runs, colds):
+    """One W0 record from a framework's repeats: medians of each time."""
     out = dict(runs[-1])
     for key in ("loss", "import_s", "build_s", "fit_s", "fit_warm_s", "process_s"):
         values = [r[key] for r in runs if key in r]
@@ -367,8 +390,8 @@ def main(argv=None):
     print(f"machine: {doc['machine']['cpu']}, {args.threads} threads; measuring GEMM...",
           flush=True)
     gemms = [measure_gemm(args, timeout)]
-    # Every workload takes turns (run_turns) except W0, whose repeats are fresh
-    # processes, and the GPU grid, one process per framework; W0's floor is
+    # Every workload takes turns (run_turns; W0's repeats, fresh processes, in
+    # run_seeds) except the GPU grid, one process per framework; W0's floor is
     # measured at the start and the end, and the faster kept.
     seeds = [w for w in chosen_w if w.kind == "seed"]
     seed_floors = measure_floors(args, seeds, timeout)
@@ -385,17 +408,17 @@ def main(argv=None):
     for group in groups:
         w = group[0]
         turns = w.kind != "seed" and not w.id.startswith("G")
+        taking = [n for n in names if n not in skip]
         if turns:
-            taking = [n for n in names if n not in skip]
             by_name, doc["floors"][w.id] = run_turns(args, taking, w, timeout)
             print_floor(w, doc["floors"][w.id])
+        elif w.kind == "seed":
+            by_name = run_seeds(args, taking, w, timeout)
         for name in names:
             if name in skip:
                 recs = {w.id: {"status": "skipped", "note": skip[name]} for w in group}
-            elif turns:
+            elif turns or w.kind == "seed":
                 recs = {w.id: by_name[name]}
-            elif w.kind == "seed":
-                recs = {w.id: run_seed(args, name, w, timeout)}
             else:
                 recs = run_worker(args, name, group, timeout)
             for w_ in group:
