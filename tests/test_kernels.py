@@ -439,9 +439,9 @@ def test_numba_batch_split_matches_reference(
     calls = []
     run_chunks = cpu.run_chunks
 
-    def recording_run_chunks(rows, B, n, *args):
-        calls.append((rows.__name__, n))
-        return run_chunks(rows, B, n, *args)
+    def recording_run_chunks(rows, driver, B, n, *args):
+        calls.append((rows.__name__, driver.__name__, n))
+        return run_chunks(rows, driver, B, n, *args)
 
     monkeypatch.setattr(cpu, "run_chunks", recording_run_chunks)
     options = {
@@ -457,41 +457,53 @@ def test_numba_batch_split_matches_reference(
             ("hs", "cs") + GRADIENTS, (*got[:2], *got_grads), (*expected[:2], *expected_grads)
         ):
             _assert_close(name, value, reference_value, TOLERANCES[dtype])
-    assert calls == [("_forward_rows", chunks), ("_backward_rows", chunks)] * 2
+    assert calls == [("_forward_rows", "_forward_chunks", chunks),
+                     ("_backward_rows", "_backward_chunks", chunks)] * 2
     # Each chunk's work is fixed by its rows, so a repeat is bit-identical.
     again = _run("numba", arrays, upstream, **options)
     for a, b in zip((*got[:2], *got_grads), (*again[1][:2], *again[3])):
         np.testing.assert_array_equal(a, b)
 
 
+# A chunk loop and its driver, as the cell files write them (_parallel.py): each chunk
+# writes its partial, the thread that ran it and, for the failure test, may raise.
+if kernels._module("numba").is_available():
+    import numba
+
+    @numba.njit(nogil=True)
+    def _toy_rows(lo, hi, scale, fail_from, partial, thread):
+        if lo >= fail_from:
+            raise ValueError("rows failed")
+        partial[0] = scale * ((lo + hi - 1) * (hi - lo) // 2)
+        thread[0] = numba.get_thread_id()
+
+    @numba.njit(nogil=True, parallel=True)
+    def _toy_chunks(bounds, done, args, partial, thread):
+        for c in numba.prange(bounds.size - 1):
+            _toy_rows(bounds[c], bounds[c + 1], *args, partial[c], thread[c])
+            done[c] = 1
+
+
 @NUMBA_ONLY
 def test_numba_threads_take_every_chunk_once():
     """run_chunks with more chunks than threads: each chunk's rows run once, with its own
-    partial, whichever thread takes it; an error in a chunk reaches the caller."""
-    import threading
-
+    partial, on Numba's threads (more than one when there are cores for them); an error
+    in a chunk reaches the caller as itself."""
     from minilstm.kernels.cpu import _parallel
 
-    seen, lock = [], threading.Lock()
-
-    def rows(lo, hi, scale, partial):
-        partial[:] = scale * np.arange(lo, hi).sum()
-        with lock:
-            seen.append((lo, hi, threading.get_ident()))
-
-    partials = np.zeros((7, 1))
-    _parallel.run_chunks(rows, 30, 7, (2.0,), (partials,))
+    partials, threads = np.zeros((7, 1)), np.full((7, 1), -1)
+    _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 7, (2.0, 99), (partials, threads))
     bounds = [30 * c // 7 for c in range(8)]
-    assert sorted((lo, hi) for lo, hi, _ in seen) == list(zip(bounds[:-1], bounds[1:]))
     assert partials.ravel().tolist() == [2.0 * sum(range(lo, hi))
                                          for lo, hi in zip(bounds[:-1], bounds[1:])]
-
-    def failing(lo, hi):
-        if lo > 0:
-            raise ValueError(f"rows {lo}:{hi}")
-
-    with pytest.raises(ValueError, match="rows"):
-        _parallel.run_chunks(failing, 30, 7, ())
+    assert (threads >= 0).all()
+    if numba.get_num_threads() > 1:
+        assert len(set(threads.ravel().tolist())) > 1
+    with pytest.raises(ValueError, match="rows failed"):
+        _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 7, (2.0, 10), (partials, threads))
+    # One chunk runs its loop directly, on this thread.
+    _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 1, (3.0, 99), (partials, threads))
+    assert partials[0, 0] == 3.0 * sum(range(30))
 
 
 @NUMBA_ONLY

@@ -18,7 +18,8 @@ time loops over one chunk of batch rows. They share:
     _math.py       activations by their kernels.activations code, derivatives
                    from outputs, exp and tanh that vectorise, and
                    wide_vectors() for 512-bit loops
-    _parallel.py   the batch in row chunks, one thread each, BLAS at 1 thread
+    _parallel.py   the batch in row chunks, taken by Numba's threads (a prange
+                   driver per loop: `_forward_chunks`, ...), BLAS at 1 thread
 
 and one loop outside the cells: adam.py, Adam's update of a weight in one
 compiled pass, which minilstm.optimizers.Adam calls once this set is loaded.

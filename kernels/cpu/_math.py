@@ -25,7 +25,7 @@ from ..activations import CODES
 
 try:
     from llvmlite import ir
-    from numba import njit, types
+    from numba import njit, prange, types
     from numba.extending import intrinsic, overload
 
     NUMBA_ERROR = None
@@ -36,11 +36,15 @@ except ImportError as error:  # the set reports itself unavailable; nothing belo
         return lambda function: function
 
     overload = intrinsic = njit
+    prange = range
 
 # error_model="numpy": a division by zero gives inf/nan instead of raising, which
 # is NumPy's behaviour and, without the zero checks, lets LLVM vectorise the loops.
 # nogil: the row chunks of one call run in several threads (_parallel.py).
 jit = njit(cache=True, error_model="numpy", nogil=True)
+# The drivers that run a call's row chunks on all cores (_parallel.py): a prange over
+# the chunks, on Numba's threading layer.
+jit_chunks = njit(cache=True, error_model="numpy", nogil=True, parallel=True)
 _overload_options = {"error_model": "numpy"}
 
 

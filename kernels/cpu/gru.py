@@ -36,7 +36,8 @@ from numba.extending import overload
 from ..activations import CODES
 from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
 from ._blas import gemm
-from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
+from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
+                    wide_vectors)
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
@@ -109,14 +110,14 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
                 *masks, hs, CODES[activation], CODES[recurrent_activation], reset_after,
                 go_backwards, steps_per_block(-(-B // chunks), T, 3 * H), fused)
-        run_chunks(_inference_rows, B, chunks, args)
+        run_chunks(_inference_rows, _inference_chunks, B, chunks, args)
         return hs, None
     gates = np.empty((B, T, 3 * H), x.dtype)
     recurrent_h = np.empty((B if reset_after else 0, T, H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
     args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, gates, recurrent_h, xm,
             CODES[activation], CODES[recurrent_activation], reset_after, go_backwards, fused)
-    run_chunks(_forward_rows, B, chunks, args)
+    run_chunks(_forward_rows, _forward_chunks, B, chunks, args)
     cache = GRUCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                      gates=gates, recurrent_h=recurrent_h if reset_after else None, z=None,
                      activation=activation, recurrent_activation=recurrent_activation,
@@ -159,7 +160,8 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
             CODES[cache.recurrent_activation], reset_after, cache.go_backwards,
             backward_steps_per_block(-(-B // chunks), T, 3 * H),
             reset_after and fuses(dtype, H, cache.activation, cache.recurrent_activation))
-    run_chunks(_backward_rows, B, chunks, args, (dkernel, drecurrent_kernel, dbias))
+    run_chunks(_backward_rows, _backward_chunks, B, chunks, args,
+               (dkernel, drecurrent_kernel, dbias))
     dbias = total(dbias)
     return ((dx if input_grad else None), dh, total(dkernel), total(drecurrent_kernel),
             dbias if reset_after else dbias[0])
@@ -201,6 +203,14 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, d
         _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask,
               recurrent_dropout_mask, gates, recurrent_h, t_in, False, zh, hm, rh, act_code,
               rec_code, reset_after, fused)
+
+
+@jit_chunks
+def _forward_chunks(bounds, done, args):
+    """_forward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
+    for c in prange(bounds.size - 1):
+        _forward_rows(bounds[c], bounds[c + 1], *args)
+        done[c] = 1
 
 
 @jit
@@ -294,6 +304,14 @@ def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, pane
             _step(lo, hi, t, T - 1 - t if reverse else t, h0, hs, recurrent_kernel, panels, bias,
                   mask, recurrent_dropout_mask, zb[s:s + 1], rec_h, 0, True, zh, hm, rh, act_code,
                   rec_code, reset_after, fused)
+
+
+@jit_chunks
+def _inference_chunks(bounds, done, args):
+    """_inference_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
+    for c in prange(bounds.size - 1):
+        _inference_rows(bounds[c], bounds[c + 1], *args)
+        done[c] = 1
 
 
 @jit
@@ -448,6 +466,14 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
         _block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, gates, zb, zhb, kernel,
                          dropout_mask, recurrent_dropout_mask, xhb, am, dxb, dx, reset_after,
                          dkernel, drecurrent_kernel, dbias, 1.0 if end < T else 0.0)
+
+
+@jit_chunks
+def _backward_chunks(bounds, done, args, dkernel, drecurrent_kernel, dbias):
+    """_backward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
+    for c in prange(bounds.size - 1):
+        _backward_rows(bounds[c], bounds[c + 1], *args, dkernel[c], drecurrent_kernel[c], dbias[c])
+        done[c] = 1
 
 
 @jit

@@ -54,7 +54,8 @@ from numba.extending import overload
 
 from ..activations import CODES
 from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
-from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
+from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
+                    wide_vectors)
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
@@ -122,7 +123,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
             CODES[recurrent_activation], go_backwards,
             steps_per_block(-(-B // chunks), T, 4 * H),
             fuses(x.dtype, H, activation, recurrent_activation))
-    run_chunks(_forward_rows, B, chunks, args)
+    run_chunks(_forward_rows, _forward_chunks, B, chunks, args)
     if not cache:
         return hs, c_last, None
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
@@ -168,7 +169,7 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
             CODES[cache.activation], CODES[cache.recurrent_activation], cache.go_backwards,
             backward_steps_per_block(-(-B // chunks), T, 4 * H),
             fuses(dtype, H, cache.activation, cache.recurrent_activation))
-    run_chunks(_backward_rows, B, chunks, args, (dweights, dbias))
+    run_chunks(_backward_rows, _backward_chunks, B, chunks, args, (dweights, dbias))
     return ((dx if input_grad else None), dh, dc, total(dweights[:, :I]),
             total(dweights[:, I:]), total(dbias))
 
@@ -240,6 +241,14 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, kernel_panels, recurrent_kernel, pa
                     copy(c[r], cs[b, t])
     for r in range(rows):
         copy(c[r], c_last[lo + r, 0])
+
+
+@jit_chunks
+def _forward_chunks(bounds, done, args):
+    """_forward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
+    for c in prange(bounds.size - 1):
+        _forward_rows(bounds[c], bounds[c + 1], *args)
+        done[c] = 1
 
 
 @jit
@@ -365,6 +374,14 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
         block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, zb, kernel, dropout_mask,
                         recurrent_dropout_mask, xhb, am, dxb, dx, dweights, dbias,
                         1.0 if end < T else 0.0)
+
+
+@jit_chunks
+def _backward_chunks(bounds, done, args, dweights, dbias):
+    """_backward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
+    for c in prange(bounds.size - 1):
+        _backward_rows(bounds[c], bounds[c + 1], *args, dweights[c], dbias[c])
+        done[c] = 1
 
 
 @jit

@@ -26,7 +26,8 @@ from numba.extending import overload
 
 from ..activations import CODES
 from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
-from ._math import activate, copy, fill, jit, scale_by_derivative, wide_vectors
+from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
+                    wide_vectors)
 from ._parallel import num_chunks as _num_chunks
 from ._parallel import blas_splits_steps, run_chunks, total
 from ._sequence import (
@@ -85,7 +86,7 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
             *masks, hs, CODES[activation], go_backwards,
             steps_per_block(-(-B // chunks), T, H), fuses(x.dtype, H, activation))
-    run_chunks(_forward_rows, B, chunks, args)
+    run_chunks(_forward_rows, _forward_chunks, B, chunks, args)
     if not cache:
         return hs, None
     cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
@@ -124,7 +125,7 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     args = (dhs, dh, x, cache.h0, cache.kernel, cache.recurrent_kernel, panels, *masks, cache.hs,
             dx, CODES[cache.activation], cache.go_backwards,
             backward_steps_per_block(-(-B // chunks), T, H))
-    run_chunks(_backward_rows, B, chunks, args, (dweights, dbias))
+    run_chunks(_backward_rows, _backward_chunks, B, chunks, args, (dweights, dbias))
     return ((dx if input_grad else None), dh, total(dweights[:, :I]), total(dweights[:, I:]),
             total(dbias))
 
@@ -177,6 +178,14 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
                     copy(a, hs[b, t])
                 else:
                     copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+
+
+@jit_chunks
+def _forward_chunks(bounds, done, args):
+    """_forward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
+    for c in prange(bounds.size - 1):
+        _forward_rows(bounds[c], bounds[c + 1], *args)
+        done[c] = 1
 
 
 def _tanh_of_sum(a, bias, h):
@@ -259,3 +268,11 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
         block_gradients(lo, hi, t0, end - t0, reverse, x, hs, h0, ab, kernel, dropout_mask,
                         recurrent_dropout_mask, xhb, am, dxb, dx, dweights, dbias,
                         1.0 if end < T else 0.0)
+
+
+@jit_chunks
+def _backward_chunks(bounds, done, args, dweights, dbias):
+    """_backward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
+    for c in prange(bounds.size - 1):
+        _backward_rows(bounds[c], bounds[c + 1], *args, dweights[c], dbias[c])
+        done[c] = 1
