@@ -471,17 +471,27 @@ if kernels._module("numba").is_available():
     import numba
 
     @numba.njit(nogil=True)
-    def _toy_rows(lo, hi, scale, fail_from, partial, thread):
+    def _toy_rows(lo, hi, scale, fail_from, slow, partial, thread):
         if lo >= fail_from:
             raise ValueError("rows failed")
         partial[0] = scale * ((lo + hi - 1) * (hi - lo) // 2)
         thread[0] = numba.get_thread_id()
+        if lo == 0:  # the first chunk runs `slow` more iterations of a loop
+            x = 0.0
+            for i in range(slow):
+                x += np.sqrt(i + partial[0])
+            partial[0] += 0.0 * x
+
+    from minilstm.kernels.cpu._parallel import next_chunk
 
     @numba.njit(nogil=True, parallel=True)
-    def _toy_chunks(bounds, done, args, partial, thread):
-        for c in numba.prange(bounds.size - 1):
-            _toy_rows(bounds[c], bounds[c + 1], *args, partial[c], thread[c])
-            done[c] = 1
+    def _toy_chunks(plan, args, partial, thread):
+        bounds = plan[0]
+        for _ in numba.prange(plan[3]):
+            c = next_chunk(plan)
+            while c >= 0:
+                _toy_rows(bounds[c], bounds[c + 1], *args, partial[c], thread[c])
+                c = next_chunk(plan, c)
 
 
 @NUMBA_ONLY
@@ -492,17 +502,19 @@ def test_numba_threads_take_every_chunk_once():
     from minilstm.kernels.cpu import _parallel
 
     partials, threads = np.zeros((7, 1)), np.full((7, 1), -1)
-    _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 7, (2.0, 99), (partials, threads))
+    # The first chunk takes ~0.3 s, the others microseconds: with more than one
+    # thread, the one that runs it runs no other (the threads take chunks in turn).
+    _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 7, (2.0, 99, 10**8), (partials, threads))
     bounds = [30 * c // 7 for c in range(8)]
     assert partials.ravel().tolist() == [2.0 * sum(range(lo, hi))
                                          for lo, hi in zip(bounds[:-1], bounds[1:])]
     assert (threads >= 0).all()
     if numba.get_num_threads() > 1:
-        assert len(set(threads.ravel().tolist())) > 1
+        assert threads[0, 0] not in threads[1:].ravel().tolist()
     with pytest.raises(ValueError, match="rows failed"):
-        _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 7, (2.0, 10), (partials, threads))
+        _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 7, (2.0, 10, 0), (partials, threads))
     # One chunk runs its loop directly, on this thread.
-    _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 1, (3.0, 99), (partials, threads))
+    _parallel.run_chunks(_toy_rows, _toy_chunks, 30, 1, (3.0, 99, 0), (partials, threads))
     assert partials[0, 0] == 3.0 * sum(range(30))
 
 

@@ -10,12 +10,14 @@ max(`_MIN_ROWS`, H/8) rows, and 1 for problems under `_MIN_PARALLEL_WORK`
 the next chunk until none is left.
 
 Each cell file has a small driver per compiled loop (`lstm._forward_chunks`,
-...): a `prange` over the chunks (`jit_chunks`, cached like every loop), which
-Numba's threading layer (OpenMP or TBB where installed, else its own
-workqueue) runs on its threads, taking chunks one at a time
-(`numba.parallel_chunksize(1)`). Its threads spin a moment after a region
-before they sleep, as OpenMP's do, so a training loop's forward, backward and
-next batch find them awake. This replaced a Python thread pool, where each
+...): a `prange` with one iteration per thread (`jit_chunks`, cached like every
+loop), which Numba's threading layer (OpenMP or TBB where installed, else its
+own workqueue) runs on its threads; each takes the next chunk not yet taken
+(`next_chunk`, an atomic counter) until none is left. (Numba's own prange
+schedule is static, `parallel_chunksize` included: a slowed core would keep its
+share.) OpenMP's threads spin a moment after a region before they sleep,
+so a training loop's forward, backward and next batch find them awake.
+This replaced a Python thread pool, where each
 call paid ~0.2 ms of hand-offs (submitting, the worker taking the GIL to call
 its loop, waking the caller) and the idle worker's core went to sleep between
 calls: on 2 cores, W1's shapes ran forward + backward 12% (LSTM), 18%
@@ -38,6 +40,8 @@ result.
 import threading
 
 import numpy as np
+
+from ._math import NUMBA_ERROR, jit
 
 # A chunk gets at least max(_MIN_ROWS, H // 8) rows. Each chunk's step GEMM reads
 # the whole recurrent kernel again; for thin chunks and large H that costs more
@@ -102,31 +106,74 @@ def run_chunks(rows, driver, B, chunks, args, partials=()):
     """rows(lo, hi, *args, *(p[c] for p in partials)) for every chunk c, all at once.
 
     Chunk c is rows B*c//chunks : B*(c+1)//chunks (sizes within 1 of each other).
-    `driver` is rows' prange over the chunks (a cell file's `_*_chunks`:
-    driver(bounds, done, args, *partials)). `partials` are arrays with one leading
-    entry per chunk (the partial weight gradients), so no two threads write to one
-    buffer. Numba's threads take the chunks one at a time, so a core slowed by
-    other work runs fewer; the call returns when every chunk has finished.
+    `driver` is rows' prange over Numba's threads (a cell file's `_*_chunks`:
+    driver(plan, args, *partials), each thread taking chunks with next_chunk(plan));
+    `partials` are arrays with one leading entry per chunk (the partial weight
+    gradients), so no two threads write to one buffer. A core slowed by other work
+    runs fewer chunks; the call returns when every chunk has finished.
     """
     if chunks == 1:
         rows(0, B, *args, *(p[0] for p in partials))
         return
+    from numba import get_num_threads
+
     bounds = np.array([B * c // chunks for c in range(chunks + 1)], np.int64)
     done = np.zeros(chunks, np.uint8)
-    import numba
-
+    plan = (bounds, np.zeros(1, np.int64), done, min(chunks, get_num_threads()))
     with _LOCK, _blas_controller().limit(limits=1, user_api="blas"):
-        with numba.parallel_chunksize(1):
-            try:
-                driver(bounds, done, args, *partials)
-            except SystemError as error:  # how Numba reports an error inside a prange
-                raise (error.__cause__ or error) from None
+        try:
+            driver(plan, args, *partials)
+        except SystemError as error:  # how Numba reports an error inside a prange
+            raise (error.__cause__ or error) from None
     if not done.all():
         raise RuntimeError(
             f"{getattr(rows, '__name__', rows)}: chunks {np.flatnonzero(done == 0).tolist()} "
             f"of {chunks} stopped before their end without an error reaching this thread "
             "(an exception inside Numba's parallel region, such as a failed allocation). "
             "Run with numba.set_num_threads(1) to see it.")
+
+
+@jit
+def next_chunk(plan, finished=-1):
+    """The chunk the calling thread runs next, or -1 when every chunk is taken; marks
+    `finished` (the chunk it ran last) done first.
+
+    plan: (bounds [chunks+1], taken [1] (the next chunk no thread has taken),
+    done [chunks] (1 once a chunk's loop returned), threads) from run_chunks.
+    Compiled, the count is one atomic add, so no two threads take one chunk.
+    """
+    _, taken, done, _ = plan
+    if finished >= 0:
+        done[finished] = 1
+    chunk = _fetch_add(taken)
+    return chunk if chunk < done.size else -1
+
+
+def _fetch_add(counter):
+    """counter[0] += 1, returning the value before (one atomic instruction compiled)."""
+    value = counter[0]
+    counter[0] = value + 1
+    return value
+
+
+if NUMBA_ERROR is None:
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic, overload
+
+    @intrinsic
+    def _atomic_fetch_add(typingctx, counter):
+        def codegen(context, builder, signature, args):
+            array = context.make_array(signature.args[0])(context, builder, args[0])
+            return builder.atomic_rmw("add", array.data, ir.Constant(ir.IntType(64), 1),
+                                      "seq_cst")
+
+        return types.int64(counter), codegen
+
+    @overload(_fetch_add, inline="always")
+    def _fetch_add_typed(counter):
+        if counter == types.int64[::1]:
+            return lambda counter: _atomic_fetch_add(counter)
 
 
 def total(partial):

@@ -39,7 +39,7 @@ from ._blas import gemm
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import blas_splits_steps, run_chunks, total
+from ._parallel import blas_splits_steps, next_chunk, run_chunks, total
 from ._sequence import (
     add_output_gradient,
     backward_steps_per_block,
@@ -206,11 +206,14 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, d
 
 
 @jit_chunks
-def _forward_chunks(bounds, done, args):
-    """_forward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
-    for c in prange(bounds.size - 1):
-        _forward_rows(bounds[c], bounds[c + 1], *args)
-        done[c] = 1
+def _forward_chunks(plan, args):
+    """_forward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
+    bounds = plan[0]
+    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+        c = next_chunk(plan)
+        while c >= 0:
+            _forward_rows(bounds[c], bounds[c + 1], *args)
+            c = next_chunk(plan, c)
 
 
 @jit
@@ -307,11 +310,14 @@ def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, pane
 
 
 @jit_chunks
-def _inference_chunks(bounds, done, args):
-    """_inference_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
-    for c in prange(bounds.size - 1):
-        _inference_rows(bounds[c], bounds[c + 1], *args)
-        done[c] = 1
+def _inference_chunks(plan, args):
+    """_inference_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
+    bounds = plan[0]
+    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+        c = next_chunk(plan)
+        while c >= 0:
+            _inference_rows(bounds[c], bounds[c + 1], *args)
+            c = next_chunk(plan, c)
 
 
 @jit
@@ -469,11 +475,15 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
 
 
 @jit_chunks
-def _backward_chunks(bounds, done, args, dkernel, drecurrent_kernel, dbias):
-    """_backward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
-    for c in prange(bounds.size - 1):
-        _backward_rows(bounds[c], bounds[c + 1], *args, dkernel[c], drecurrent_kernel[c], dbias[c])
-        done[c] = 1
+def _backward_chunks(plan, args, dkernel, drecurrent_kernel, dbias):
+    """_backward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
+    bounds = plan[0]
+    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+        c = next_chunk(plan)
+        while c >= 0:
+            _backward_rows(bounds[c], bounds[c + 1], *args, dkernel[c], drecurrent_kernel[c],
+                           dbias[c])
+            c = next_chunk(plan, c)
 
 
 @jit

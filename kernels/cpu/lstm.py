@@ -57,7 +57,7 @@ from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
-from ._parallel import blas_splits_steps, run_chunks, total
+from ._parallel import blas_splits_steps, next_chunk, run_chunks, total
 from ._sequence import (
     add_output_gradient,
     backward_steps_per_block,
@@ -244,11 +244,14 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, kernel_panels, recurrent_kernel, pa
 
 
 @jit_chunks
-def _forward_chunks(bounds, done, args):
-    """_forward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
-    for c in prange(bounds.size - 1):
-        _forward_rows(bounds[c], bounds[c + 1], *args)
-        done[c] = 1
+def _forward_chunks(plan, args):
+    """_forward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
+    bounds = plan[0]
+    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+        c = next_chunk(plan)
+        while c >= 0:
+            _forward_rows(bounds[c], bounds[c + 1], *args)
+            c = next_chunk(plan, c)
 
 
 @jit
@@ -377,11 +380,14 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
 
 
 @jit_chunks
-def _backward_chunks(bounds, done, args, dweights, dbias):
-    """_backward_rows on each chunk bounds[c]:bounds[c+1], on all cores (_parallel.py)."""
-    for c in prange(bounds.size - 1):
-        _backward_rows(bounds[c], bounds[c + 1], *args, dweights[c], dbias[c])
-        done[c] = 1
+def _backward_chunks(plan, args, dweights, dbias):
+    """_backward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
+    bounds = plan[0]
+    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+        c = next_chunk(plan)
+        while c >= 0:
+            _backward_rows(bounds[c], bounds[c + 1], *args, dweights[c], dbias[c])
+            c = next_chunk(plan, c)
 
 
 @jit
