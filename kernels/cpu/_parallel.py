@@ -20,9 +20,13 @@ so a training loop's forward, backward and next batch find them awake.
 This replaced a Python thread pool, where each
 call paid ~0.2 ms of hand-offs (submitting, the worker taking the GIL to call
 its loop, waking the caller) and the idle worker's core went to sleep between
-calls: on 2 cores, W1's shapes ran forward + backward 12% (LSTM), 18%
-(SimpleRNN) and 26% (GRU) faster by their minima, 20-45% by their medians.
-A driver compiles in 0.5-1 s the first time (then comes from Numba's cache).
+calls: on 2 cores, in fresh processes taking turns, a batch of W1's kernels
+(forward + backward) ran 4-20% faster, W1-GRU's 8-9%, W1-SimpleRNN's 14-19%;
+W3's (one 64 ms call a batch) the same. A driver compiles in 0.5-1 s per
+argument signature the first time (then comes from Numba's cache); a driver
+taking its loop as an argument would recompile in every process (Numba's cache
+misses on function-typed arguments), so each cell file names its loops in its
+own drivers.
 
 While the chunks call BLAS at the same time, every BLAS thread pool is held at
 one thread with threadpoolctl (the chunks are the threads; a multi-threaded BLAS
