@@ -6,8 +6,7 @@ its dx, and its own partial weight gradients, which the wrapper adds after.
 `num_chunks` picks a multiple of P = `numba.get_num_threads()`, up to
 `_CHUNKS_PER_THREAD` chunks a thread, fewer so that a chunk keeps at least
 max(`_MIN_ROWS`, H/8) rows, and 1 for problems under `_MIN_PARALLEL_WORK`
-(such as W0 and W4), which then start no thread at all. Each thread takes
-the next chunk until none is left.
+(such as W0 and W4), which then start no thread at all.
 
 Each cell file has a small driver per compiled loop (`lstm._forward_chunks`,
 ...): a `prange` with one iteration per thread (`jit_chunks`, cached like every
