@@ -10,8 +10,8 @@ max(`_MIN_ROWS`, H/8) rows, and 1 for problems under `_MIN_PARALLEL_WORK`
 
 Each cell file has a small driver per compiled loop (`lstm._forward_chunks`,
 ...): a `prange` with one iteration per thread (`jit_chunks`, cached like every
-loop), which Numba's threading layer (OpenMP or TBB where installed, else its
-own workqueue) runs on its threads; each takes the next chunk not yet taken
+loop), which Numba's threading layer (TBB where installed, else OpenMP, else
+its own workqueue) runs on its threads; each takes the next chunk not yet taken
 (`next_chunk`, an atomic counter) until none is left. (Numba's own prange
 schedule is static, `parallel_chunksize` included: a slowed core would keep its
 share.) OpenMP's threads spin a moment after a region before they sleep,
