@@ -486,11 +486,10 @@ if kernels._module("numba").is_available():
 
     @numba.njit(nogil=True, parallel=True)
     def _toy_chunks(plan, args, partial, thread):
-        bounds = plan[0]
-        for _ in numba.prange(plan[3]):
+        for _ in numba.prange(plan.threads):
             c = next_chunk(plan)
             while c >= 0:
-                _toy_rows(bounds[c], bounds[c + 1], *args, partial[c], thread[c])
+                _toy_rows(plan.bounds[c], plan.bounds[c + 1], *args, partial[c], thread[c])
                 c = next_chunk(plan, c)
 
 

@@ -40,6 +40,7 @@ a RuntimeError naming the chunks that did not finish, never a half-written
 result.
 """
 
+import collections
 import threading
 
 import numpy as np
@@ -67,6 +68,11 @@ _MIN_PARALLEL_WORK = 1 << 20
 # neither OpenMP nor TBB is installed) must not be entered from two threads at once.
 _LOCK = threading.Lock()
 _BLAS = None  # the threadpoolctl controller, made by the first split call
+
+# What a split call's threads share (run_chunks, next_chunk): the chunks' row bounds
+# [chunks+1], the next chunk no thread has taken [1], which chunks finished [chunks]
+# (1 once a chunk's loop returned), and how many threads take them.
+ChunkPlan = collections.namedtuple("ChunkPlan", "bounds taken done threads")
 
 
 def _too_small_to_split(B, T, I, H, gates):
@@ -110,7 +116,8 @@ def run_chunks(rows, driver, B, chunks, args, partials=()):
 
     Chunk c is rows B*c//chunks : B*(c+1)//chunks (sizes within 1 of each other).
     `driver` is rows' prange over Numba's threads (a cell file's `_*_chunks`:
-    driver(plan, args, *partials), each thread taking chunks with next_chunk(plan));
+    driver(plan, args, *partials) with a ChunkPlan, each thread taking chunks with
+    next_chunk(plan));
     `partials` are arrays with one leading entry per chunk (the partial weight
     gradients), so no two threads write to one buffer. A core slowed by other work
     runs fewer chunks; the call returns when every chunk has finished.
@@ -122,7 +129,7 @@ def run_chunks(rows, driver, B, chunks, args, partials=()):
 
     bounds = np.array([B * c // chunks for c in range(chunks + 1)], np.int64)
     done = np.zeros(chunks, np.uint8)
-    plan = (bounds, np.zeros(1, np.int64), done, min(chunks, get_num_threads()))
+    plan = ChunkPlan(bounds, np.zeros(1, np.int64), done, min(chunks, get_num_threads()))
     with _LOCK, _blas_controller().limit(limits=1, user_api="blas"):
         try:
             driver(plan, args, *partials)
@@ -141,15 +148,13 @@ def next_chunk(plan, finished=-1):
     """The chunk the calling thread runs next, or -1 when every chunk is taken; marks
     `finished` (the chunk it ran last) done first.
 
-    plan: (bounds [chunks+1], taken [1] (the next chunk no thread has taken),
-    done [chunks] (1 once a chunk's loop returned), threads) from run_chunks.
-    Compiled, the count is one atomic add, so no two threads take one chunk.
+    plan: run_chunks' ChunkPlan. Compiled, the count is one atomic add, so no two
+    threads take one chunk.
     """
-    _, taken, done, _ = plan
     if finished >= 0:
-        done[finished] = 1
-    chunk = _fetch_add(taken)
-    return chunk if chunk < done.size else -1
+        plan.done[finished] = 1
+    chunk = _fetch_add(plan.taken)
+    return chunk if chunk < plan.done.size else -1
 
 
 def _fetch_add(counter):

@@ -208,11 +208,10 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, d
 @jit_chunks
 def _forward_chunks(plan, args):
     """_forward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
-    bounds = plan[0]
-    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+    for _ in prange(plan.threads):  # one iteration a thread, each taking chunks in turn
         c = next_chunk(plan)
         while c >= 0:
-            _forward_rows(bounds[c], bounds[c + 1], *args)
+            _forward_rows(plan.bounds[c], plan.bounds[c + 1], *args)
             c = next_chunk(plan, c)
 
 
@@ -312,11 +311,10 @@ def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, pane
 @jit_chunks
 def _inference_chunks(plan, args):
     """_inference_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
-    bounds = plan[0]
-    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+    for _ in prange(plan.threads):  # one iteration a thread, each taking chunks in turn
         c = next_chunk(plan)
         while c >= 0:
-            _inference_rows(bounds[c], bounds[c + 1], *args)
+            _inference_rows(plan.bounds[c], plan.bounds[c + 1], *args)
             c = next_chunk(plan, c)
 
 
@@ -477,12 +475,11 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
 @jit_chunks
 def _backward_chunks(plan, args, dkernel, drecurrent_kernel, dbias):
     """_backward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
-    bounds = plan[0]
-    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+    for _ in prange(plan.threads):  # one iteration a thread, each taking chunks in turn
         c = next_chunk(plan)
         while c >= 0:
-            _backward_rows(bounds[c], bounds[c + 1], *args, dkernel[c], drecurrent_kernel[c],
-                           dbias[c])
+            _backward_rows(plan.bounds[c], plan.bounds[c + 1], *args, dkernel[c],
+                           drecurrent_kernel[c], dbias[c])
             c = next_chunk(plan, c)
 
 

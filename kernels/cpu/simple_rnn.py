@@ -183,11 +183,10 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
 @jit_chunks
 def _forward_chunks(plan, args):
     """_forward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
-    bounds = plan[0]
-    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+    for _ in prange(plan.threads):  # one iteration a thread, each taking chunks in turn
         c = next_chunk(plan)
         while c >= 0:
-            _forward_rows(bounds[c], bounds[c + 1], *args)
+            _forward_rows(plan.bounds[c], plan.bounds[c + 1], *args)
             c = next_chunk(plan, c)
 
 
@@ -276,9 +275,8 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
 @jit_chunks
 def _backward_chunks(plan, args, dweights, dbias):
     """_backward_rows on every chunk of `plan`, on all cores (_parallel.run_chunks)."""
-    bounds = plan[0]
-    for _ in prange(plan[3]):  # one iteration a thread, each taking chunks in turn
+    for _ in prange(plan.threads):  # one iteration a thread, each taking chunks in turn
         c = next_chunk(plan)
         while c >= 0:
-            _backward_rows(bounds[c], bounds[c + 1], *args, dweights[c], dbias[c])
+            _backward_rows(plan.bounds[c], plan.bounds[c + 1], *args, dweights[c], dbias[c])
             c = next_chunk(plan, c)
