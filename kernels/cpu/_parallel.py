@@ -45,7 +45,7 @@ import threading
 
 import numpy as np
 
-from ._math import NUMBA_ERROR, jit
+from ._math import NUMBA_ERROR, njit
 
 # A chunk gets at least max(_MIN_ROWS, H // 8) rows. Each chunk's step GEMM reads
 # the whole recurrent kernel again; for thin chunks and large H that costs more
@@ -143,7 +143,11 @@ def run_chunks(rows, driver, B, chunks, args, partials=()):
             "Run with numba.set_num_threads(1) to see it.")
 
 
-@jit
+# Not cached on its own (each caching driver keeps the copy it was compiled with): a
+# cached copy compiled first for the test's toy driver left the GRU's drivers ~35%
+# slower in later processes that loaded it (W1-GRU kernels 8.2-8.6 ms a batch
+# against 6.1-6.3).
+@njit(error_model="numpy", nogil=True)
 def next_chunk(plan, finished=-1):
     """The chunk the calling thread runs next, or -1 when every chunk is taken; marks
     `finished` (the chunk it ran last) done first.
