@@ -20,6 +20,9 @@ time loops over one chunk of batch rows. They share:
                    wide_vectors() for 512-bit loops
     _parallel.py   the batch in row chunks, taken by Numba's threads (a prange
                    driver per loop: `_forward_chunks`, ...), BLAS at 1 thread
+    _buffers.py    the large arrays the pairs return (hs, the cache, dx) on
+                   memory recycled from the last batch's, not fresh pages
+                   (`release_memory()` gives what it keeps back)
 
 and one loop outside the cells: adam.py, Adam's update of a weight in one
 compiled pass, which minilstm.optimizers.Adam calls once this set is loaded.
@@ -47,6 +50,7 @@ NAME = "numba"
 __all__ = [
     "NAME", "is_available", "unavailable_reason", "is_loaded", "load", "lstm_forward",
     "lstm_backward", "gru_forward", "gru_backward", "simple_rnn_forward", "simple_rnn_backward",
+    "release_memory",
 ]
 
 # The kernels are imported on first use (see kernels/_lazy.py): importing numba and
@@ -54,8 +58,8 @@ __all__ = [
 # program that never runs a large recurrent call need not pay (see
 # minilstm.backend.kernels_for).
 __getattr__ = module_getattr(__name__, submodules=(
-    "lstm", "gru", "simple_rnn", "_math", "_blas", "_packed", "_parallel", "_sequence",
-    "_vectors", "_vmath"))
+    "lstm", "gru", "simple_rnn", "_math", "_blas", "_buffers", "_packed", "_parallel",
+    "_sequence", "_vectors", "_vmath"))
 
 
 def is_available():
@@ -94,3 +98,11 @@ def load():
                            "Reinstall it (pip install --force-reinstall numba), or use the "
                            "reference kernels: minilstm.backend.set_backend('numpy').")
     import_kernel_files(__name__)
+
+
+def release_memory():
+    """Gives back to the operating system the memory this set keeps for reuse: up to
+    512 MiB that arrays it returned (hs, caches, dx) no longer use (_buffers.py)."""
+    from ._buffers import release
+
+    release()

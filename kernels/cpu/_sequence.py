@@ -22,6 +22,7 @@ without them.
 import numpy as np
 
 from ._blas import gemm
+from ._buffers import empty
 from ._math import copy, jit, wide_vectors
 from ._packed import one_register_wide, pack, packed_gemm
 
@@ -72,7 +73,7 @@ def input_panels(kernel, masks):
 
 def scratch(masks, B, T, D, dtype):
     """A [B, T, D] buffer for masked copies of an operand, or an empty one without masks."""
-    return np.empty((B if masks.shape[0] else 0, T, D), dtype)
+    return empty((B if masks.shape[0] else 0, T, D), dtype)
 
 
 # The block loops (every forward-only loop, and the LSTM's and SimpleRNN's training

@@ -36,6 +36,7 @@ from numba.extending import overload
 from ..activations import CODES
 from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
 from ._blas import gemm
+from ._buffers import empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
@@ -100,7 +101,7 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     x, h0, kernel, recurrent_kernel = map(np.ascontiguousarray, (x, h0, kernel, recurrent_kernel))
     bias = np.ascontiguousarray(bias).reshape(-1, 3 * H)  # [b_in] or [b_in; b_rec]
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
-    hs = np.empty((B, T, H), x.dtype)
+    hs = empty((B, T, H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 3)
     # reset_after multiplies h_prev by all three blocks, reset before by z and r only
     panels = recurrent_panels(recurrent_kernel[:, :(3 if reset_after else 2) * H], masks[2],
@@ -112,8 +113,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 go_backwards, steps_per_block(-(-B // chunks), T, 3 * H), fused)
         run_chunks(_inference_rows, _inference_chunks, B, chunks, args)
         return hs, None
-    gates = np.empty((B, T, 3 * H), x.dtype)
-    recurrent_h = np.empty((B if reset_after else 0, T, H), x.dtype)
+    gates = empty((B, T, 3 * H), x.dtype)
+    recurrent_h = empty((B if reset_after else 0, T, H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
     args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, gates, recurrent_h, xm,
             CODES[activation], CODES[recurrent_activation], reset_after, go_backwards, fused)
@@ -147,10 +148,10 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
     dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
     masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
     recurrent_h = cache.recurrent_h if reset_after else np.empty((0, T, H), dtype)
-    dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
+    dx = empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 3)
-    dkernel = np.empty((chunks, I, 3 * H), dtype)
-    drecurrent_kernel = np.empty((chunks, H, 3 * H), dtype)
+    dkernel = empty((chunks, I, 3 * H), dtype)
+    drecurrent_kernel = empty((chunks, H, 3 * H), dtype)
     dbias = np.empty((chunks, 2 if reset_after else 1, 3 * H), dtype)
     columns = (3 if reset_after else 2) * H  # the blocks whose product is recurrent_product's
     panels = recurrent_panels(cache.recurrent_kernel[:, :columns].T, masks[2],

@@ -54,6 +54,7 @@ from numba.extending import overload
 
 from ..activations import CODES
 from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
+from ._buffers import empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
@@ -109,12 +110,12 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
     x, h0, c0, kernel, recurrent_kernel, bias = map(
         np.ascontiguousarray, (x, h0, c0, kernel, recurrent_kernel, bias))
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
-    hs = np.empty((B, T, H), x.dtype)
+    hs = empty((B, T, H), x.dtype)
     c_last = np.empty((B, 1, H), x.dtype)
     # The cache: no rows for a forward-only pass, which then keeps no gates or c.
     rows = B if cache else 0
-    cs, act_cs = np.empty((rows, T, H), x.dtype), np.empty((rows, T, H), x.dtype)
-    gates = np.empty((rows, T, 4 * H), x.dtype)
+    cs, act_cs = empty((rows, T, H), x.dtype), empty((rows, T, H), x.dtype)
+    gates = empty((rows, T, 4 * H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 4)
     panels = recurrent_panels(recurrent_kernel, masks[2],
                               blas_splits_steps(B, T, I, H, 4, chunks))
@@ -157,10 +158,10 @@ def lstm_backward(dhs, dh_last, dc_last, cache, input_grad=True):
     dc = np.zeros((B, H), dtype) if dc_last is None else np.array(dc_last, order="C")
     dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
     masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
-    dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
+    dx = empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 4)
     # One partial sum per chunk (no two threads add into one buffer), then the sum.
-    dweights = np.empty((chunks, I + H, 4 * H), dtype)  # dkernel, then drecurrent_kernel
+    dweights = empty((chunks, I + H, 4 * H), dtype)  # dkernel, then drecurrent_kernel
     dbias = np.empty((chunks, 4 * H), dtype)
     panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
                               blas_splits_steps(B, T, I, H, 4, chunks))

@@ -26,6 +26,7 @@ from numba.extending import overload
 
 from ..activations import CODES
 from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
+from ._buffers import empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
@@ -78,7 +79,7 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     x, h0, kernel, recurrent_kernel, bias = map(
         np.ascontiguousarray, (x, h0, kernel, recurrent_kernel, bias))
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
-    hs = np.empty((B, T, H), x.dtype)
+    hs = empty((B, T, H), x.dtype)
     chunks = _num_chunks(B, T, I, H, 1)
     panels = recurrent_panels(recurrent_kernel, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
@@ -116,9 +117,9 @@ def simple_rnn_backward(dhs, dh_last, cache, input_grad=True):
     dh = np.zeros((B, H), dtype) if dh_last is None else np.array(dh_last, order="C")
     dhs = np.zeros((0, T, H), dtype) if dhs is None else np.ascontiguousarray(dhs)
     masks = mask_arrays(x, H, cache.mask, cache.dropout_mask, cache.recurrent_dropout_mask)
-    dx = np.empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
+    dx = empty((B if input_grad else 0, T, I), dtype)  # no rows: not computed
     chunks = _num_chunks(B, T, I, H, 1)
-    dweights = np.empty((chunks, I + H, H), dtype)  # dkernel, then drecurrent_kernel
+    dweights = empty((chunks, I + H, H), dtype)  # dkernel, then drecurrent_kernel
     dbias = np.empty((chunks, H), dtype)
     panels = recurrent_panels(cache.recurrent_kernel.T, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
