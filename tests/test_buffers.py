@@ -56,15 +56,20 @@ def test_memory_comes_back_only_when_no_view_is_left():
     assert d.ctypes.data not in (address, b.ctypes.data, c.ctypes.data)
 
 
-def test_the_pool_keeps_at_most_its_limit(monkeypatch):
+def test_the_pool_keeps_at_most_its_limit_and_reuses_the_last_freed(monkeypatch):
     size = 4 * int(np.prod(LARGE))
     monkeypatch.setattr(_buffers, "_KEEP_BYTES", 2 * size)
-    arrays = [_buffers.empty(LARGE, np.float32) for _ in range(4)]
-    first = arrays[0].ctypes.data
-    del arrays
-    assert _buffers.pooled_bytes() == 2 * size  # the two freed first were let go
-    again = _buffers.empty(LARGE, np.float32)
-    assert again.ctypes.data != first
+    a, b, c = (_buffers.empty(LARGE, np.float32) for _ in range(3))
+    addresses = [array.ctypes.data for array in (a, b, c)]
+    del a
+    del b
+    del c  # a freed first: let go of, past the limit
+    assert _buffers.pooled_bytes() == 2 * size
+    again = [_buffers.empty(LARGE, np.float32) for _ in range(3)]
+    # c, freed last (likeliest still in cache), then b; then new memory
+    assert [array.ctypes.data for array in again[:2]] == addresses[:0:-1]
+    assert _buffers.pooled_bytes() == 0
+    del again
     _buffers.release()
     assert _buffers.pooled_bytes() == 0
 

@@ -18,6 +18,7 @@ reused. The pool keeps at most `_KEEP_BYTES` of memory no array uses
 
 import collections
 import ctypes
+import math
 import threading
 import weakref
 
@@ -28,27 +29,36 @@ _KEEP_BYTES = 512 << 20  # unused memory the pool holds at most
 _ALIGN = 64  # one cache line, one 512-bit register
 
 _lock = threading.Lock()
-_free = collections.OrderedDict()  # (id, size) -> buffer, least recently freed first
-_freed = collections.deque()  # buffers whose arrays died; appended by finalizers only
+# Unused memory by size: [(buffer, offset of its first aligned byte)], most recently
+# freed last (taken first: likeliest still in cache); sizes in the order last freed.
+_free = collections.OrderedDict()
+_freed = collections.deque()  # (size, buffer, offset) freed since; appended by callbacks
+_leases = {}  # id of a weak reference to an array's owner -> (it, size, buffer, offset)
 _free_bytes = 0
 
 
 def empty(shape, dtype):
     """np.empty(shape, dtype), C order, on pooled memory (64-byte aligned) when large."""
     dtype = np.dtype(dtype)
-    shape = tuple(int(n) for n in shape) if np.ndim(shape) else (int(shape),)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    size = math.prod(shape) * dtype.itemsize
     if size < _MIN_BYTES:
         return np.empty(shape, dtype)
-    buffer = _take(size)
-    if buffer is None:
+    taken = _take(size)
+    if taken is None:
         buffer = np.empty(size + _ALIGN - 1, np.uint8)
-    start = -buffer.ctypes.data % _ALIGN
-    owner = (ctypes.c_char * size).from_buffer(buffer, start)
-    owner.buffer = buffer  # the memory lives as long as its owner
-    # the last view gone, the memory goes back (not at exit: nothing needs it then)
-    weakref.finalize(owner, _freed.append, buffer).atexit = False
+        taken = buffer, -buffer.ctypes.data % _ALIGN
+    buffer, offset = taken
+    owner = (ctypes.c_char * size).from_buffer(buffer, offset)  # keeps buffer alive
+    # the last view of it gone, the memory goes back to the pool
+    reference = weakref.ref(owner, _returned)
+    _leases[id(reference)] = reference, size, buffer, offset
     return np.frombuffer(owner, dtype).reshape(shape)
+
+
+def _returned(reference):
+    """A weak reference's callback: its owner died, so no array views the memory."""
+    _freed.append(_leases.pop(id(reference))[1:])
 
 
 def release():
@@ -68,26 +78,32 @@ def pooled_bytes():
 
 
 def _take(size):
-    """A free buffer for `size` bytes, or None."""
+    """(buffer, offset) of a free buffer for `size` bytes, the one freed last; or None."""
     global _free_bytes
     with _lock:
         _collect()
-        for key in _free:
-            if key[1] == size:
-                _free_bytes -= size
-                return _free.pop(key)
-    return None
+        buffers = _free.get(size)
+        if not buffers:
+            return None
+        _free_bytes -= size
+        taken = buffers.pop()
+        if not buffers:
+            del _free[size]
+        return taken
 
 
 def _collect():
     """Moves the buffers freed since the last call into the pool (under _lock), then
-    drops the least recently freed past _KEEP_BYTES."""
+    lets go of the least recently freed sizes' oldest buffers past _KEEP_BYTES."""
     global _free_bytes
     while _freed:
-        buffer = _freed.popleft()
-        size = buffer.size - (_ALIGN - 1)
-        _free[(id(buffer), size)] = buffer
+        size, buffer, offset = _freed.popleft()
+        _free.setdefault(size, []).append((buffer, offset))
+        _free.move_to_end(size)
         _free_bytes += size
     while _free_bytes > _KEEP_BYTES:
-        (_, size), _ = _free.popitem(last=False)
+        size, buffers = next(iter(_free.items()))
+        buffers.pop(0)
         _free_bytes -= size
+        if not buffers:
+            del _free[size]
