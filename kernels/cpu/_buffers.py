@@ -56,9 +56,11 @@ def empty(shape, dtype):
     return np.frombuffer(owner, dtype).reshape(shape)
 
 
-def _returned(reference):
-    """A weak reference's callback: its owner died, so no array views the memory."""
-    _freed.append(_leases.pop(id(reference))[1:])
+def _returned(reference, leases=_leases, freed=_freed):
+    """A weak reference's callback: its owner died, so no array views the memory.
+    (The pool's containers are bound as defaults: at interpreter exit this may run
+    after the module's globals are gone.)"""
+    freed.append(leases.pop(id(reference))[1:])
 
 
 def release():
