@@ -1,8 +1,8 @@
 """The packed per-step product of the Numba set (kernels/cpu/_packed.py) against NumPy.
 
-Its tiles hold 4 rows x 4 vectors (AVX-512) or 6 rows x 1 vector (AVX2) of c and
-walk K in blocks; both tiles run on any CPU with either, and these shapes reach
-every path: rows left after the tiles of 4 or 6, K beyond one block, several
+Its tiles hold 5 or 4 rows x 4 vectors (AVX-512) or 6 rows x 1 vector (AVX2) of c
+and walk K in blocks; both tiles run on any CPU with either, and these shapes reach
+every path: fives then fours, rows left after them, K beyond one block, several
 panels, overwrite (beta 0) and accumulate (beta 1), rows with a stride of their
 own. Cell parity with packed weights is in test_cells.py.
 """
@@ -27,7 +27,8 @@ def _packed():
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("rows, depth, panels", [(1, 1, 1), (3, 130, 2), (4, 128, 1),
                                                  (9, 300, 3), (32, 128, 8), (5, 2048, 1),
-                                                 (12, 64, 2), (13, 129, 1)])
+                                                 (12, 64, 2), (13, 129, 1), (10, 40, 1),
+                                                 (11, 64, 1), (64, 256, 2)])
 @pytest.mark.parametrize("beta", [0.0, 1.0])
 @pytest.mark.parametrize("registers", [4, 1], ids=["avx512_tile", "avx2_tile"])
 def test_packed_gemm_matches_numpy(dtype, tolerance, rows, depth, panels, beta, registers):

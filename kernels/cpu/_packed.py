@@ -16,20 +16,24 @@ each, 16 float32 or 8 float64 lanes), and for every k adds
 a[i, k] * panels[p, k, :] to them, reading one row of the panel and one
 number of a per row. Its shape follows the CPU's registers:
 
-    AVX-512 (32 registers of 64 bytes)   4 rows x 4 registers: NR = 64 float32,
-                                         16 accumulators + the panel row's 4
+    AVX-512 (32 registers of 64 bytes)   5 or 4 rows x 4 registers: NR = 64
+                                         float32, 20 or 16 accumulators + the
+                                         panel row's 4
     AVX2 (16 registers of 32 bytes)      6 rows x 1 register: NR = 16 float32,
                                          each 64-byte vector 2 registers, so 12
                                          accumulators + the panel row's 2
 
-(with AVX2's 16 registers the 4 x 4 tile would spill). `can_pack` says when
+(with AVX2's 16 registers a tile 4 registers wide would spill). `can_pack` says when
 this path is taken: one of those CPUs, N a multiple of NR and K at most
 _MAX_K. Otherwise the loops call BLAS.
 
 Measured on this project's 2-core Emerald Rapids, one thread, against the
 OpenBLAS NumPy ships (GFLOP/s, float32): (32,128)x(128,512) 164 vs 101,
 (32,512)x(512,128) 146 vs 97, (128,256)x(256,1024) 156 vs 132,
-(64,512)x(512,2048) 130 vs 119. With AVX-512 turned off (NUMBA_CPU_FEATURES
+(64,512)x(512,2048) 130 vs 119 (with 4-row tiles only; the 5-row tile then took
+(64,256)x(256,1024) from 146-160 to 159-162 and (64,512)x(512,2048) from 131-136
+to 141-143, and a 64-row chunk of W3's forward-only loop from 32.9-33.3 ms to
+29.8-32.2, fresh processes in turn). With AVX-512 turned off (NUMBA_CPU_FEATURES
 without it, OpenBLAS's Haswell kernels), the AVX2 tile against that OpenBLAS:
 (32,128)x(128,512) 72 vs 48, (128,256)x(256,1024) 78 vs 72, (64,512)x(512,2048)
 73 vs 61, where one core's AVX2 peak is 88. Each element of c is one sum
@@ -136,6 +140,7 @@ if NUMBA_ERROR is None:
         def impl(a, panels, c, beta):
             M, K = a.shape
             P, _, NR = panels.shape
+            in_fives = _rows_in_fives(M)
             # k blocks outermost: a's block (rows x 128) is read from memory once and
             # then reused from cache by every panel (a's rows are often far apart:
             # one step's rows of a [B, T, G*H] array)
@@ -150,7 +155,10 @@ if NUMBA_ERROR is None:
                             _tile6(a, i, M, panel, c, p * NR, k0, k1, fresh)
                             i += 6
                         continue
-                    while i + 4 <= M:  # AVX-512's: 4 rows x 4 registers
+                    while i < in_fives:  # AVX-512's: 5 rows x 4 registers, then 4
+                        _tile5x4(a, i, panel, c, p * NR, k0, k1, fresh)
+                        i += 5
+                    while i + 4 <= M:
                         _tile(a, i, panel, c, p * NR, k0, k1, fresh)
                         i += 4
                     while i < M:
@@ -195,6 +203,51 @@ if NUMBA_ERROR is None:
         vstore(row, j, v if fresh else vadd(vload(row, j), v))
 
     @jit
+    def _rows_in_fives(M):
+        """How many of M rows the 5-row tiles take so that the rest fill tiles of 4
+        exactly where they can: 64 = 12 x 5 + 4, 32 = 4 x 5 + 3 x 4, 16 = 4 x 4 (no
+        single rows at half speed); else as many fives as fit."""
+        fours = 4 * M % 5  # 4 * fours = M (mod 5)
+        return M - 4 * fours if 4 * fours <= M else M - M % 5
+
+    @jit
+    def _tile5x4(a, i, panel, c, j, k0, k1, fresh):
+        """c[i:i+5, j:j+NR] += a[i:i+5, k0:k1] @ panel rows k0:k1 (= if fresh), NR four
+        registers: 20 accumulators, the panel row's 4 and the 5 rows' splats of a[r, k],
+        29 of AVX-512's 32 registers (LLVM loads all five splats first: a sixth row
+        spilled accumulators to the stack, 110-130 GFLOP/s). Each k reads 4 panel
+        vectors for 20 multiply-adds where _tile's 4 rows take 16. Sums as _tile does."""
+        L = 64 // c.itemsize
+        NR = 4 * L
+        c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = vsplat(c.dtype.type(0.0))
+        c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = c00
+        c40 = c41 = c42 = c43 = c00
+        for k in range(k0, k1):
+            o = k * NR
+            b0, b1 = vload(panel, o), vload(panel, o + L)
+            b2, b3 = vload(panel, o + 2 * L), vload(panel, o + 3 * L)
+            x = vsplat(a[i, k])
+            c00, c01, c02, c03 = vfma(x, b0, c00), vfma(x, b1, c01), vfma(x, b2, c02), vfma(
+                x, b3, c03)
+            x = vsplat(a[i + 1, k])
+            c10, c11, c12, c13 = vfma(x, b0, c10), vfma(x, b1, c11), vfma(x, b2, c12), vfma(
+                x, b3, c13)
+            x = vsplat(a[i + 2, k])
+            c20, c21, c22, c23 = vfma(x, b0, c20), vfma(x, b1, c21), vfma(x, b2, c22), vfma(
+                x, b3, c23)
+            x = vsplat(a[i + 3, k])
+            c30, c31, c32, c33 = vfma(x, b0, c30), vfma(x, b1, c31), vfma(x, b2, c32), vfma(
+                x, b3, c33)
+            x = vsplat(a[i + 4, k])
+            c40, c41, c42, c43 = vfma(x, b0, c40), vfma(x, b1, c41), vfma(x, b2, c42), vfma(
+                x, b3, c43)
+        _store(c[i], j, L, fresh, c00, c01, c02, c03)
+        _store(c[i + 1], j, L, fresh, c10, c11, c12, c13)
+        _store(c[i + 2], j, L, fresh, c20, c21, c22, c23)
+        _store(c[i + 3], j, L, fresh, c30, c31, c32, c33)
+        _store(c[i + 4], j, L, fresh, c40, c41, c42, c43)
+
+    @jit
     def _tile(a, i, panel, c, j, k0, k1, fresh):
         """c[i:i+4, j:j+NR] += a[i:i+4, k0:k1] @ panel rows k0:k1 (= if fresh).
 
@@ -230,7 +283,7 @@ if NUMBA_ERROR is None:
 
     @jit
     def _tile_row(a, i, panel, c, j, k0, k1, fresh):
-        """_tile for one row (the rows left over after the tiles of 4)."""
+        """_tile for one row (rows left after the tiles of 5 and 4)."""
         L = 64 // c.itemsize
         NR = 4 * L
         v0 = v1 = v2 = v3 = vsplat(c.dtype.type(0.0))
