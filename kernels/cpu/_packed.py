@@ -131,6 +131,7 @@ def packed_gemm(a, panels, c, beta):
 
 
 if NUMBA_ERROR is None:
+    from numba import njit
     from numba.extending import overload
 
     from ._vectors import vadd, vfma, vload, vsplat, vstore
@@ -226,26 +227,22 @@ if NUMBA_ERROR is None:
             o = k * NR
             b0, b1 = vload(panel, o), vload(panel, o + L)
             b2, b3 = vload(panel, o + 2 * L), vload(panel, o + 3 * L)
-            x = vsplat(a[i, k])
-            c00, c01, c02, c03 = vfma(x, b0, c00), vfma(x, b1, c01), vfma(x, b2, c02), vfma(
-                x, b3, c03)
-            x = vsplat(a[i + 1, k])
-            c10, c11, c12, c13 = vfma(x, b0, c10), vfma(x, b1, c11), vfma(x, b2, c12), vfma(
-                x, b3, c13)
-            x = vsplat(a[i + 2, k])
-            c20, c21, c22, c23 = vfma(x, b0, c20), vfma(x, b1, c21), vfma(x, b2, c22), vfma(
-                x, b3, c23)
-            x = vsplat(a[i + 3, k])
-            c30, c31, c32, c33 = vfma(x, b0, c30), vfma(x, b1, c31), vfma(x, b2, c32), vfma(
-                x, b3, c33)
-            x = vsplat(a[i + 4, k])
-            c40, c41, c42, c43 = vfma(x, b0, c40), vfma(x, b1, c41), vfma(x, b2, c42), vfma(
-                x, b3, c43)
+            c00, c01, c02, c03 = _fma4(a[i, k], b0, b1, b2, b3, c00, c01, c02, c03)
+            c10, c11, c12, c13 = _fma4(a[i + 1, k], b0, b1, b2, b3, c10, c11, c12, c13)
+            c20, c21, c22, c23 = _fma4(a[i + 2, k], b0, b1, b2, b3, c20, c21, c22, c23)
+            c30, c31, c32, c33 = _fma4(a[i + 3, k], b0, b1, b2, b3, c30, c31, c32, c33)
+            c40, c41, c42, c43 = _fma4(a[i + 4, k], b0, b1, b2, b3, c40, c41, c42, c43)
         _store(c[i], j, L, fresh, c00, c01, c02, c03)
         _store(c[i + 1], j, L, fresh, c10, c11, c12, c13)
         _store(c[i + 2], j, L, fresh, c20, c21, c22, c23)
         _store(c[i + 3], j, L, fresh, c30, c31, c32, c33)
         _store(c[i + 4], j, L, fresh, c40, c41, c42, c43)
+
+    @njit(inline="always", error_model="numpy", nogil=True, cache=True)
+    def _fma4(x, b0, b1, b2, b3, c0, c1, c2, c3):
+        """One row of a tile at one k: c_r += x * b_r for the panel row's 4 registers."""
+        x = vsplat(x)
+        return vfma(x, b0, c0), vfma(x, b1, c1), vfma(x, b2, c2), vfma(x, b3, c3)
 
     @jit
     def _tile(a, i, panel, c, j, k0, k1, fresh):
@@ -264,18 +261,10 @@ if NUMBA_ERROR is None:
             o = k * NR
             b0, b1 = vload(panel, o), vload(panel, o + L)
             b2, b3 = vload(panel, o + 2 * L), vload(panel, o + 3 * L)
-            x = vsplat(a[i, k])
-            c00, c01, c02, c03 = vfma(x, b0, c00), vfma(x, b1, c01), vfma(x, b2, c02), vfma(
-                x, b3, c03)
-            x = vsplat(a[i + 1, k])
-            c10, c11, c12, c13 = vfma(x, b0, c10), vfma(x, b1, c11), vfma(x, b2, c12), vfma(
-                x, b3, c13)
-            x = vsplat(a[i + 2, k])
-            c20, c21, c22, c23 = vfma(x, b0, c20), vfma(x, b1, c21), vfma(x, b2, c22), vfma(
-                x, b3, c23)
-            x = vsplat(a[i + 3, k])
-            c30, c31, c32, c33 = vfma(x, b0, c30), vfma(x, b1, c31), vfma(x, b2, c32), vfma(
-                x, b3, c33)
+            c00, c01, c02, c03 = _fma4(a[i, k], b0, b1, b2, b3, c00, c01, c02, c03)
+            c10, c11, c12, c13 = _fma4(a[i + 1, k], b0, b1, b2, b3, c10, c11, c12, c13)
+            c20, c21, c22, c23 = _fma4(a[i + 2, k], b0, b1, b2, b3, c20, c21, c22, c23)
+            c30, c31, c32, c33 = _fma4(a[i + 3, k], b0, b1, b2, b3, c30, c31, c32, c33)
         _store(c[i], j, L, fresh, c00, c01, c02, c03)
         _store(c[i + 1], j, L, fresh, c10, c11, c12, c13)
         _store(c[i + 2], j, L, fresh, c20, c21, c22, c23)
