@@ -9,8 +9,8 @@ took 167-201 ms writing its cache into new arrays against 152-164 ms writing
 into reused ones (149-160 keeping none).
 
 `empty(shape, dtype)` returns an ordinary array. At 1 MiB and over, its memory
-comes from a pool: when the last array that views it is gone (a finalizer on
-the memory's owner, which every view keeps alive), the memory goes back, and
+comes from a pool: when the last array that views it is gone (a weak reference's
+callback on the memory's owner, which every view keeps alive), the memory goes back, and
 the next request of the same size takes it. Arrays a caller keeps are never
 reused. The pool keeps at most `_KEEP_BYTES` of memory no array uses
 (least recently freed first out); `release()` gives all of it back.

@@ -45,6 +45,9 @@ jit = njit(cache=True, error_model="numpy", nogil=True)
 # The drivers that run a call's row chunks on all cores (_parallel.py): a prange over
 # the chunks, on Numba's threading layer.
 jit_chunks = njit(cache=True, error_model="numpy", nogil=True, parallel=True)
+# Small helpers on register values (_vmath's activations, _packed's row step), inlined
+# into their callers at Numba's level so that the values stay in registers.
+jit_inline = njit(inline="always", cache=True, error_model="numpy", nogil=True)
 _overload_options = {"error_model": "numpy"}
 
 

@@ -43,7 +43,7 @@ differ from BLAS's only in summation order.
 
 import numpy as np
 
-from ._math import NUMBA_ERROR, jit
+from ._math import NUMBA_ERROR, jit, jit_inline
 
 _K_BLOCK = 128  # k per pass over a tile: a 128 x NR panel block is 32 KiB
 # Deeper products stay with BLAS (not measured). W2's backward step, (64, 2048) x
@@ -131,7 +131,6 @@ def packed_gemm(a, panels, c, beta):
 
 
 if NUMBA_ERROR is None:
-    from numba import njit
     from numba.extending import overload
 
     from ._vectors import vadd, vfma, vload, vsplat, vstore
@@ -238,7 +237,7 @@ if NUMBA_ERROR is None:
         _store(c[i + 3], j, L, fresh, c30, c31, c32, c33)
         _store(c[i + 4], j, L, fresh, c40, c41, c42, c43)
 
-    @njit(inline="always", error_model="numpy", nogil=True, cache=True)
+    @jit_inline
     def _fma4(x, b0, b1, b2, b3, c0, c1, c2, c3):
         """One row of a tile at one k: c_r += x * b_r for the panel row's 4 registers."""
         x = vsplat(x)
@@ -278,11 +277,9 @@ if NUMBA_ERROR is None:
         v0 = v1 = v2 = v3 = vsplat(c.dtype.type(0.0))
         for k in range(k0, k1):
             o = k * NR
-            x = vsplat(a[i, k])
-            v0 = vfma(x, vload(panel, o), v0)
-            v1 = vfma(x, vload(panel, o + L), v1)
-            v2 = vfma(x, vload(panel, o + 2 * L), v2)
-            v3 = vfma(x, vload(panel, o + 3 * L), v3)
+            v0, v1, v2, v3 = _fma4(a[i, k], vload(panel, o), vload(panel, o + L),
+                                   vload(panel, o + 2 * L), vload(panel, o + 3 * L),
+                                   v0, v1, v2, v3)
         _store(c[i], j, L, fresh, v0, v1, v2, v3)
 
     @jit

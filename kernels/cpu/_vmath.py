@@ -25,6 +25,7 @@ lanes, _vectors.py). NaN stays NaN, +-inf saturates.
 
 import numpy as np
 
+from ._math import jit_inline
 from ._packed import has_vector_registers
 from ._vectors import vabs, vadd, vdiv, vfloor, vfma, vldexp, vless, vmul, vsplat, vsub
 
@@ -41,14 +42,7 @@ def fuses(dtype, H, activation, recurrent_activation=None):
             and recurrent_activation in (None, "sigmoid") and has_vector_registers())
 
 
-def _inline(function):
-    """Compiled and inlined into its callers (a register value in, one out)."""
-    from numba import njit
-
-    return njit(inline="always", error_model="numpy", nogil=True, cache=True)(function)
-
-
-@_inline
+@jit_inline
 def vexp(x):
     """exp of every lane: exp(r) · 2^n, n = round(x / ln 2), |r| <= ln 2 / 2."""
     low, high = vsplat(_f(-103.972)), vsplat(_f(88.7228))
@@ -67,7 +61,7 @@ def vexp(x):
     return vldexp(p, n)
 
 
-@_inline
+@jit_inline
 def vsigmoid(x):
     """1 / (1 + exp(-x)) as e / (1 + e) or 1 / (1 + e), e = exp(-|x|) <= 1 (never overflows)."""
     zero, one = vsplat(_f(0.0)), vsplat(_f(1.0))
@@ -85,7 +79,7 @@ _q0, _q1, _q2, _q3 = (_f(c) for c in _TANH_Q)
 _clamp = _f(_TANH_CLAMP)
 
 
-@_inline
+@jit_inline
 def vtanh(x):
     """tanh: x P(x²) / Q(x²), Horner's rule on both, x clamped to +-7.9 first (a NaN
     compares false and stays)."""
