@@ -143,15 +143,18 @@ def _masked_copy(a, mask, lo, hi, out):
 
 
 @jit
-def project_inputs(lo, hi, x, kernel, masks, out, xm):
+def project_inputs(lo, hi, x, kernel, panels, masks, out, xm):
     """out[lo:hi] = (x * m_k) @ kernel_k for every gate block k, over all steps at once.
 
-    x: [B, T, I]; kernel: [I, G*H]; masks: [M, B, I]; out: [B, T, G*H];
-    xm: [B, T, I] scratch (used only with masks).
+    x: [B, T, I]; kernel: [I, G*H] and its panels (input_panels); masks: [M, B, I];
+    out: [B, T, G*H]; xm: [B, T, I] scratch (used only with masks).
     """
     out_rows = rows_of(out, lo, hi)
     if masks.shape[0] == 0:
-        gemm(rows_of(x, lo, hi), kernel, out_rows, 0.0)
+        if panels.shape[0] != 0:
+            packed_gemm(rows_of(x, lo, hi), panels, out_rows, 0.0)
+        else:
+            gemm(rows_of(x, lo, hi), kernel, out_rows, 0.0)
         return
     width = _block_width(masks, kernel.shape[1])
     for c in range(0, kernel.shape[1], width):

@@ -116,8 +116,9 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     gates = empty((B, T, 3 * H), x.dtype)
     recurrent_h = empty((B if reset_after else 0, T, H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
-    args = (x, h0, kernel, recurrent_kernel, panels, bias, *masks, hs, gates, recurrent_h, xm,
-            CODES[activation], CODES[recurrent_activation], reset_after, go_backwards, fused)
+    args = (x, h0, kernel, input_panels(kernel, masks[1]), recurrent_kernel, panels, bias,
+            *masks, hs, gates, recurrent_h, xm, CODES[activation], CODES[recurrent_activation],
+            reset_after, go_backwards, fused)
     run_chunks(_forward_rows, _forward_chunks, B, chunks, args)
     cache = GRUCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                      gates=gates, recurrent_h=recurrent_h if reset_after else None, z=None,
@@ -174,14 +175,15 @@ def gru_backward(dhs, dh_last, cache, input_grad=True):
 
 
 @jit
-def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, dropout_mask,
-                  recurrent_dropout_mask, hs, gates, recurrent_h, xm, act_code, rec_code,
-                  reset_after, reverse, fused):
+def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels, bias, mask,
+                  dropout_mask, recurrent_dropout_mask, hs, gates, recurrent_h, xm, act_code,
+                  rec_code, reset_after, reverse, fused):
     """The T steps of reference.gru_forward for batch rows lo:hi.
 
     Args:
         lo, hi: the rows of this chunk.
-        x: [B, T, I] input order. h0: [B, H]. kernel: [I, 3H]; recurrent_kernel:
+        x: [B, T, I] input order. h0: [B, H]. kernel: [I, 3H] and its panels
+            (_sequence.input_panels); recurrent_kernel:
             [H, 3H]; panels: its z and r blocks (all three when reset_after),
             packed (_sequence.recurrent_panels); bias: [1 or 2, 3H] (b_in, then
             b_rec when reset_after). The masks as mask_arrays gives them. All
@@ -198,7 +200,8 @@ def _forward_rows(lo, hi, x, h0, kernel, recurrent_kernel, panels, bias, mask, d
     hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
     zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
     rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
-    project_inputs(lo, hi, x, kernel, dropout_mask, gates, xm)  # x_t @ kernel, all steps
+    # x_t @ kernel, all steps
+    project_inputs(lo, hi, x, kernel, kernel_panels, dropout_mask, gates, xm)
     for t in range(T):
         t_in = T - 1 - t if reverse else t
         _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask,
