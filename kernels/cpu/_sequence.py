@@ -151,10 +151,7 @@ def project_inputs(lo, hi, x, kernel, panels, masks, out, xm):
     """
     out_rows = rows_of(out, lo, hi)
     if masks.shape[0] == 0:
-        if panels.shape[0] != 0:
-            packed_gemm(rows_of(x, lo, hi), panels, out_rows, 0.0)
-        else:
-            gemm(rows_of(x, lo, hi), kernel, out_rows, 0.0)
+        input_product(rows_of(x, lo, hi), kernel, panels, out_rows)
         return
     width = _block_width(masks, kernel.shape[1])
     for c in range(0, kernel.shape[1], width):
@@ -212,10 +209,7 @@ def project_steps(lo, xb, kernel, panels, masks, zb):
     x_rows = xb.reshape(n * rows, I)
     z_rows = zb.reshape(n * rows, zb.shape[2])
     if masks.shape[0] == 0:
-        if panels.shape[0] != 0:
-            packed_gemm(x_rows, panels, z_rows, 0.0)
-        else:
-            gemm(x_rows, kernel, z_rows, 0.0)
+        input_product(x_rows, kernel, panels, z_rows)
         return
     width = _block_width(masks, kernel.shape[1])
     plain = xb.copy()
@@ -226,6 +220,15 @@ def project_steps(lo, xb, kernel, panels, masks, zb):
                 for i in range(I):
                     xb[s, r, i] = plain[s, r, i] * mask[lo + r, i]
         gemm(x_rows, kernel[:, c:c + width], z_rows[:, c:c + width], 0.0)
+
+
+@jit
+def input_product(a, kernel, panels, out):
+    """out = a @ kernel, by its packed panels (input_panels) or, with none, by BLAS."""
+    if panels.shape[0] != 0:
+        packed_gemm(a, panels, out, 0.0)
+    else:
+        gemm(a, kernel, out, 0.0)
 
 
 @jit

@@ -183,11 +183,10 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
     Args:
         lo, hi: the rows of this chunk.
         x: [B, T, I] input order. h0: [B, H]. kernel: [I, 3H] and its panels
-            (_sequence.input_panels); recurrent_kernel:
-            [H, 3H]; panels: its z and r blocks (all three when reset_after),
-            packed (_sequence.recurrent_panels); bias: [1 or 2, 3H] (b_in, then
-            b_rec when reset_after). The masks as mask_arrays gives them. All
-            only read.
+            (_sequence.input_panels); recurrent_kernel: [H, 3H]; panels: its z
+            and r blocks (all three when reset_after), packed
+            (_sequence.recurrent_panels); bias: [1 or 2, 3H] (b_in, then b_rec
+            when reset_after). The masks as mask_arrays gives them. All only read.
         hs: [B, T, H] output (processing order).
         gates: [B, T, 3H] output, activated z, r, hh (input order).
         recurrent_h: [B, T, H] output when reset_after (input order).
@@ -200,8 +199,7 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
     hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
     zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
     rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
-    # x_t @ kernel, all steps
-    project_inputs(lo, hi, x, kernel, kernel_panels, dropout_mask, gates, xm)
+    project_inputs(lo, hi, x, kernel, kernel_panels, dropout_mask, gates, xm)  # all steps
     for t in range(T):
         t_in = T - 1 - t if reverse else t
         _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask,
