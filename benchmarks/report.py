@@ -161,12 +161,14 @@ def markdown(doc):
                     "build, compile, fit).", ""]
     out += ["## Timings", "",
             _table(["workload", "framework", "median", "unit", f"ratio vs {base}", "GFLOP/s",
-                    "% of GEMM", "% of floor", "loss", "status"],
+                    "% of GEMM", "% of floor", "repeats s", "loss", "status"],
                    [[w.id, f, r.get("value"), w.unit, _ratio(r, recs.get((w.id, base))),
-                     r.get("gflops"), r.get("pct_gemm"), r.get("pct_floor"), r.get("loss"),
-                     _status(r)]
+                     r.get("gflops"), r.get("pct_gemm"), r.get("pct_floor"), _spread(r),
+                     r.get("loss"), _status(r)]
                     for w in workloads for f in names if (r := recs.get((w.id, f)))]),
-            "", "% of floor: the workload's GEMM floor (below) over its time, the efficiency.",
+            "", "% of floor: the workload's GEMM floor (below) over its time, the efficiency. "
+            "repeats s: the fastest and slowest timed repeat, in seconds (an epoch, a "
+            "predict pass, W0's fit, W4's steps), the run's own measure of the machine's noise.",
             ""]
     phases = phase_rows(doc)
     if phases:
@@ -200,6 +202,12 @@ def markdown(doc):
 
 def _status(r):
     return r["status"] + (f" ({r['note']})" if r.get("note") else "")
+
+
+def _spread(r):
+    """'fastest-slowest' of a result's timed repeats (seconds), or None without them."""
+    repeats = r.get("repeats")
+    return f"{_fmt(min(repeats))}-{_fmt(max(repeats))}" if repeats else None
 
 
 def _ratio(r, base):

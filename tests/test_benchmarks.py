@@ -1,6 +1,6 @@
 """The benchmark harness's own mechanics (benchmarks/): how turns hand out repeats, how a
-floor's rounds become one record, how --isa avx2 turns AVX-512 off. No speed is
-asserted here: speed is measured by `python -m benchmarks.run`, never in a test.
+floor's rounds become one record, how --isa avx2 turns AVX-512 off, what the report shows.
+No speed is asserted here: speed is measured by `python -m benchmarks.run`, never in a test.
 """
 
 import argparse
@@ -8,7 +8,7 @@ import importlib.util
 
 import pytest
 
-from benchmarks import floor, frameworks, run, workloads
+from benchmarks import floor, frameworks, report, run, workloads
 
 
 def test_floor_record_is_the_median_round():
@@ -18,6 +18,11 @@ def test_floor_record_is_the_median_round():
     assert record["runs_s"] == [3.0, 1.0, 2.0]
     # an even count takes the lower middle round: the faster of two
     assert floor.combine(runs[:2])["floor_s"] == 1.0
+
+
+def test_timings_show_each_results_fastest_and_slowest_repeat():
+    assert report._spread({"repeats": [0.366, 0.297, 0.498]}) == "0.297-0.498"
+    assert report._spread({"status": "timeout"}) is None  # no repeats: the cell shows "-"
 
 
 def _args(repeats):
