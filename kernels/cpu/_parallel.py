@@ -41,6 +41,7 @@ result.
 """
 
 import collections
+import contextlib
 import threading
 
 import numpy as np
@@ -67,7 +68,7 @@ _MIN_PARALLEL_WORK = 1 << 20
 # One split call at a time: each uses every core, and Numba's workqueue layer (where
 # neither OpenMP nor TBB is installed) must not be entered from two threads at once.
 _LOCK = threading.Lock()
-_BLAS = None  # the threadpoolctl controller, made by the first split call
+_BLAS = None  # the BLAS libraries' threadpoolctl controllers, listed by the first split call
 
 # What a split call's threads share (run_chunks, next_chunk): the chunks' row bounds
 # [chunks+1], the next chunk no thread has taken [1], which chunks finished [chunks]
@@ -130,7 +131,7 @@ def run_chunks(rows, driver, B, chunks, args, partials=()):
     bounds = np.array([B * c // chunks for c in range(chunks + 1)], np.int64)
     done = np.zeros(chunks, np.uint8)
     plan = ChunkPlan(bounds, np.zeros(1, np.int64), done, min(chunks, get_num_threads()))
-    with _LOCK, _blas_controller().limit(limits=1, user_api="blas"):
+    with _LOCK, _one_blas_thread():
         try:
             driver(plan, args, *partials)
         except SystemError as error:  # how Numba reports an error inside a prange
@@ -193,17 +194,38 @@ def total(partial):
     return partial[0] if partial.shape[0] == 1 else partial.sum(axis=0)
 
 
-def _blas_controller():
-    """The threadpoolctl controller of the BLAS libraries loaded here, made once.
+@contextlib.contextmanager
+def _one_blas_thread():
+    """Every loaded BLAS pool held at one thread inside the block, put back after.
 
-    threadpoolctl sets the pools of the BLAS libraries loaded in this process
-    (scipy's, which the loops call, and NumPy's, which they do not) and
-    restores them on exit, so the rest of the program keeps its BLAS threads.
+    The libraries' own get and set calls, 6-8 µs a split call for NumPy's and
+    scipy's OpenBLAS, where threadpoolctl's `limit` took 23 µs (it reads every
+    library's version and configuration each time); a training batch makes two.
+    """
+    libraries = _blas_libraries()
+    before = [library.get_num_threads() for library in libraries]
+    for library in libraries:
+        library.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for library, threads in zip(libraries, before):
+            if threads is not None:  # a library that cannot say keeps what it has
+                library.set_num_threads(threads)
+
+
+def _blas_libraries():
+    """threadpoolctl's controllers of the BLAS libraries loaded here, listed once.
+
+    threadpoolctl finds the BLAS libraries loaded in this process (scipy's, which
+    the loops call, and NumPy's, which they do not); the rest of the program keeps
+    their threads, since each split call puts them back as they were.
     """
     global _BLAS
     if _BLAS is None:
         import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the loops call)
         from threadpoolctl import ThreadpoolController
 
-        _BLAS = ThreadpoolController()  # lists the loaded libraries once
+        _BLAS = [library for library in ThreadpoolController().lib_controllers
+                 if library.user_api == "blas"]
     return _BLAS
