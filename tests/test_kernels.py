@@ -518,6 +518,27 @@ def test_numba_threads_take_every_chunk_once():
 
 
 @NUMBA_ONLY
+def test_split_calls_hold_blas_at_one_thread_and_put_it_back():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from minilstm.kernels.cpu import _parallel
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    _parallel._blas_libraries()  # loads scipy's BLAS, which the loops call
+    with threadpool_limits(3, user_api="blas"):  # pools of 3 the program chose
+        with _parallel._one_blas_thread():
+            inside = blas_threads()
+        assert blas_threads() == [3] * len(inside)
+        with pytest.raises(KeyError):  # put back on the way out of an error too
+            with _parallel._one_blas_thread():
+                raise KeyError
+        assert blas_threads() == [3] * len(inside)
+    assert inside and inside == [1] * len(inside)
+
+
+@NUMBA_ONLY
 def test_numba_chunk_count_and_blas_threads_restored():
     import numba
     from threadpoolctl import threadpool_info
