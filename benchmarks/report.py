@@ -160,16 +160,20 @@ def markdown(doc):
                     "process launch to the end of the seed's fit (interpreter start, imports, "
                     "build, compile, fit).", ""]
     out += ["## Timings", "",
-            _table(["workload", "framework", "median", "unit", f"ratio vs {base}", "GFLOP/s",
-                    "% of GEMM", "% of floor", "repeats s", "loss", "status"],
+            _table(["workload", "framework", "median", "unit", f"ratio vs {base}",
+                    "by round", "GFLOP/s", "% of GEMM", "% of floor", "repeats s", "loss",
+                    "status"],
                    [[w.id, f, r.get("value"), w.unit, _ratio(r, recs.get((w.id, base))),
-                     r.get("gflops"), r.get("pct_gemm"), r.get("pct_floor"), _spread(r),
-                     r.get("loss"), _status(r)]
+                     _round_ratios(r, recs.get((w.id, base))), r.get("gflops"),
+                     r.get("pct_gemm"), r.get("pct_floor"), _spread(r), r.get("loss"),
+                     _status(r)]
                     for w in workloads for f in names if (r := recs.get((w.id, f)))]),
             "", "% of floor: the workload's GEMM floor (below) over its time, the efficiency. "
             "repeats s: the fastest and slowest timed repeat, in seconds (an epoch, a "
-            "predict pass, W0's fit, W4's steps), the run's own measure of the machine's noise.",
-            ""]
+            "predict pass, W0's fit, W4's steps), the run's own measure of the machine's noise. "
+            f"by round: the ratio vs {base} of each round's two repeats, taken seconds apart, "
+            "as median (lowest-highest) over the rounds: a burst of load that falls on a "
+            "round falls on both.", ""]
     phases = phase_rows(doc)
     if phases:
         out += [f"## GEMM floor and where {base}'s time goes", "",
@@ -208,6 +212,17 @@ def _spread(r):
     """'fastest-slowest' of a result's timed repeats (seconds), or None without them."""
     repeats = r.get("repeats")
     return f"{_fmt(min(repeats))}-{_fmt(max(repeats))}" if repeats else None
+
+
+def _round_ratios(r, base):
+    """'median (lowest-highest)' of r's repeat over base's repeat, round by round, or
+    None: the k-th repeat of every framework of a workload ran in round k (run_turns,
+    run_seeds), so each pair shares that round's load. Needs both with every repeat."""
+    ours, theirs = (base or {}).get("repeats"), r.get("repeats")
+    if r is base or not ours or not theirs or len(ours) != len(theirs):
+        return None
+    ratios = [t / o for t, o in zip(theirs, ours)]
+    return f"{_fmt(statistics.median(ratios))} ({_fmt(min(ratios))}-{_fmt(max(ratios))})"
 
 
 def _ratio(r, base):

@@ -25,6 +25,15 @@ def test_timings_show_each_results_fastest_and_slowest_repeat():
     assert report._spread({"status": "timeout"}) is None  # no repeats: the cell shows "-"
 
 
+def test_timings_show_each_rounds_ratio_against_the_baseline():
+    ours = {"repeats": [1.0, 2.0, 1.0]}  # round 2 fell in a burst of load ...
+    peer = {"repeats": [1.2, 2.8, 1.1]}  # ... on both
+    assert report._round_ratios(peer, ours) == "1.2 (1.1-1.4)"
+    assert report._round_ratios(ours, ours) is None  # the baseline's own row
+    assert report._round_ratios({"repeats": [1.2, 2.8]}, ours) is None  # a repeat missing
+    assert report._round_ratios(peer, None) is None  # no baseline result
+
+
 def _args(repeats):
     return argparse.Namespace(threads=1, device="cpu", repeats=repeats, shuffle=False,
                               isa="native")
