@@ -228,6 +228,7 @@ def run_turns(args, names, w, timeout):
                     worker.turn("repeat")
         for name, worker in workers:
             if name == frameworks.BASELINE[args.device]:
+                time.sleep(TURN_PAUSE_S)  # as before every turn: the last one's threads spin
                 worker.turn("phases")
         results = {name: worker.finish()[w.id] for name, worker in workers}
     floor_rec = results.pop("floor", None)
