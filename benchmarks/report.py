@@ -208,10 +208,15 @@ def _status(r):
     return r["status"] + (f" ({r['note']})" if r.get("note") else "")
 
 
+def _span(values):
+    """'lowest-highest' of values, as the report writes a range."""
+    return f"{_fmt(min(values))}-{_fmt(max(values))}"
+
+
 def _spread(r):
     """'fastest-slowest' of a result's timed repeats (seconds), or None without them."""
     repeats = r.get("repeats")
-    return f"{_fmt(min(repeats))}-{_fmt(max(repeats))}" if repeats else None
+    return _span(repeats) if repeats else None
 
 
 def _round_ratios(r, base):
@@ -222,7 +227,7 @@ def _round_ratios(r, base):
     if r is base or not ours or not theirs or len(ours) != len(theirs):
         return None
     ratios = [t / o for t, o in zip(theirs, ours)]
-    return f"{_fmt(statistics.median(ratios))} ({_fmt(min(ratios))}-{_fmt(max(ratios))})"
+    return f"{_fmt(statistics.median(ratios))} ({_span(ratios)})"
 
 
 def _ratio(r, base):
