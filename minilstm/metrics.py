@@ -97,6 +97,13 @@ class Metric:
     def _accumulate(self, values, sample_weight=None):
         # Keras's reduce_to_samplewise_values: each sample counts once, its values averaged;
         # a scalar weight weighs the whole batch, an array weighs each sample.
+        if isinstance(values, (np.generic, np.ndarray)) and values.ndim == 0 \
+                and type(sample_weight) is int:
+            # The loss trackers' case, once a batch: a float of the value's own, exactly
+            # the float64 that `values.mean(dtype="float64")` gives for one number.
+            self.total = self.total + float(values) * sample_weight
+            self.count = self.count + sample_weight
+            return
         xp = get_array_module(values)
         values = xp.asarray(values)
         if values.size == 0:

@@ -237,12 +237,22 @@ class Optimizer:
         slots and `iterations` untouched.
         """
         grads, params = self._validate(grads_and_vars)
-        grads = self._clip(grads)
-        for grad, param in zip(grads, params):
-            if id(param) not in self._slots:
-                self._slots[id(param)] = (param, self.build_slots(param))
-            self.update_step(param, grad, self._slots[id(param)][1])
+        self._update_all(params, self._clip(grads))
         self.iterations += 1
+
+    def _update_all(self, params, grads):
+        """Runs `update_step` on every parameter. An optimizer whose step shares constants
+        across its parameters (Adam's bias correction) overrides this to work them out once
+        a step rather than once a weight."""
+        for grad, param in zip(grads, params):
+            self.update_step(param, grad, self._slots_of(param))
+
+    def _slots_of(self, param):
+        """`param`'s slots, built on its first step."""
+        entry = self._slots.get(id(param))
+        if entry is None:
+            entry = self._slots[id(param)] = (param, self.build_slots(param))
+        return entry[1]
 
     def _validate(self, grads_and_vars):
         grads, params = [], []
@@ -250,6 +260,12 @@ class Optimizer:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f"Expected (grad, param) pairs. Received at {index}: {pair!r}")
             grad, param = pair
+            if (type(grad) is np.ndarray and type(param) is np.ndarray
+                    and grad.dtype is param.dtype and param.dtype.kind == "f"
+                    and grad.shape == param.shape):
+                grads.append(grad)  # what the model's own steps give: nothing to convert
+                params.append(param)
+                continue
             if grad is None:
                 raise ValueError(
                     f"No gradient for the parameter of shape {param.shape} (pair {index})."
@@ -473,19 +489,36 @@ class Adam(Optimizer):
         order = [(p, slot) for p in params for slot in ("momentum", "velocity")]
         return order + ([(p, "velocity_hat") for p in params] if self.amsgrad else [])
 
+    def _step_size(self):
+        """alpha, the learning rate with this step's bias correction."""
+        t = self.iterations + 1
+        return self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+
+    def _update_all(self, params, grads):
+        compiled = _compiled_step("adam")
+        if compiled is None:
+            return super()._update_all(params, grads)
+        # update_step's formulas fused into one compiled pass a weight, bit for bit the
+        # same result; its scalars are rounded to each weight's dtype, as NumPy would.
+        scalars = {}
+        for grad, param in zip(grads, params):
+            slots = self._slots_of(param)
+            if not compiled.can_update(param, grad):
+                self.update_step(param, grad, slots)
+                continue
+            char = param.dtype.char
+            if char not in scalars:
+                real = param.dtype.type
+                scalars[char] = (real(self._step_size()), real(1 - self.beta_1),
+                                 real(1 - self.beta_2), real(self.epsilon))
+            compiled.adam_update(param, grad, slots["momentum"], slots["velocity"],
+                                 slots.get("velocity_hat", _NO_SLOT[char]), *scalars[char])
+
     def update_step(self, param, grad, slots):
         xp = get_array_module(param)
-        beta_1, beta_2, t = self.beta_1, self.beta_2, self.iterations + 1
-        alpha = self.learning_rate * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)  # bias correction
+        beta_1, beta_2 = self.beta_1, self.beta_2
+        alpha = self._step_size()  # the learning rate with the bias correction
         m, v = slots["momentum"], slots["velocity"]
-        compiled = _compiled_step("adam")
-        if compiled is not None and compiled.can_update(param, grad):
-            # The same formulas below, fused into one pass; bit for bit the same result.
-            real = param.dtype.type
-            v_hat = slots.get("velocity_hat", _NO_SLOT[param.dtype.char])
-            compiled.adam_update(param, grad, m, v, v_hat, real(alpha), real(1 - beta_1),
-                                 real(1 - beta_2), real(self.epsilon))
-            return
         m += (grad - m) * (1 - beta_1)  # m = beta_1 * m + (1 - beta_1) * g
         v += (grad * grad - v) * (1 - beta_2)  # v = beta_2 * v + (1 - beta_2) * g^2
         if self.amsgrad:

@@ -107,7 +107,8 @@ class CompiledLoss:
                 continue
             value, grad = weighted_loss(loss, y, p, sw, mask, gradients)
             values.append(value)
-            grads.append(None if grad is None else grad * weight)
+            # (a weight of 1, the default, would only copy the gradient)
+            grads.append(grad if grad is None or weight == 1.0 else grad * weight)
         total = sum(w * v for w, v in zip(self.weights, values) if v is not None)
         return total, values, grads
 
