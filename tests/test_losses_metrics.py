@@ -409,6 +409,30 @@ def test_running_mean_weighted_by_batch_size():
     assert tracker.result() == pytest.approx((2.0 * 32 + 5.0 * 8) / 40)
 
 
+def test_loss_tracker_adds_a_float32_loss_as_its_exact_float64():
+    # A training step hands the tracker a float32 number and the batch size: the
+    # running total adds that number exactly (as values.mean(dtype="float64") would).
+    tracker = metrics.Mean(name="loss")
+    for loss, batch_size in [(np.float32(0.1), 3), (np.asarray(np.float32(1 / 3)), 2)]:
+        tracker.update_state(loss, sample_weight=batch_size)
+    total = float(np.float32(0.1)) * 3 + float(np.float32(1 / 3)) * 2
+    assert tracker.total == total and tracker.count == 5
+    assert tracker.result() == total / 5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_losses_mean_is_numpys_mean_bit_for_bit(dtype):
+    # losses._mean replaces np.mean on the training path: the same sum, the same division
+    values = np.random.default_rng(0).standard_normal((37, 5)).astype(dtype) ** 2
+    for axis in (None, -1, 0):
+        got, expected = losses._mean(values, axis=axis), values.mean(axis=axis)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    y_true, y_pred = values[:, :1], values[:, 1:2]
+    value, _ = losses.get("mse").value_and_gradient(y_true, y_pred)
+    assert value == np.mean(np.mean(np.square(y_pred - y_true), axis=-1))
+
+
 def test_running_mean_over_sequences_and_sample_weights():
     metric = metrics.MeanMetricWrapper(metrics.mean_squared_error, name="mse")
     metric.update_state(np.zeros((2, 3, 1)), np.ones((2, 3, 1)))  # (B, T) values, all 1

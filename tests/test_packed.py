@@ -67,6 +67,21 @@ def test_pack_refuses_what_it_cannot_tile():
     np.testing.assert_array_equal(packed.pack(weight)[1, 3], weight[3, NR:])
 
 
+@pytest.mark.parametrize("registers", [4, 1], ids=["avx512_tile", "avx2_tile"])
+@pytest.mark.parametrize("transposed", [False, True], ids=["weight", "its_transpose"])
+def test_pack_lays_out_each_panel_k_major(registers, transposed):
+    # panels[p, k, :] = b[k, p*NR:(p+1)*NR], from the weight as stored or from a
+    # transposed view of one (the backward packs recurrent_kernel.T without a copy)
+    packed = _packed()
+    NR = packed.columns_per_panel(np.float64, registers)
+    stored = np.arange(3 * NR * 5, dtype=np.float64).reshape(3 * NR, 5)
+    b = stored.T if transposed else stored.reshape(5, 3 * NR)
+    panels = packed.pack(b, registers)
+    assert panels.shape == (3, 5, NR) and panels.flags.c_contiguous
+    expected = np.stack([b[:, p * NR:(p + 1) * NR] for p in range(3)])
+    np.testing.assert_array_equal(panels, expected)
+
+
 @pytest.mark.parametrize("features, isa", [
     ("+sse4.2,+avx,+avx2,+fma,+avx512f,+avx512bw", "avx512"),
     ("+sse4.2,+avx,+avx2,+fma,-avx512f", "avx2"),  # AVX-512 turned off: AVX2's tile

@@ -75,7 +75,9 @@ class Dense(Layer):
 
     def backward(self, dy):
         x, z, y = self._cache
-        dz = activations.backward(self.activation, dy, z, y, self.name)
+        # linear's derivative is 1: dz is dy (only read below)
+        dz = dy if self.activation is activations.linear else activations.backward(
+            self.activation, dy, z, y, self.name)
         dz_rows = dz.reshape(-1, self.units)
         dkernel = x.reshape(-1, x.shape[-1]).T @ dz_rows  # Σ over batch (and time) rows
         self.grads = [dkernel] + ([dz_rows.sum(axis=0)] if self.use_bias else [])

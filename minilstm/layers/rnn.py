@@ -131,7 +131,8 @@ class RNN(Layer):
 
     def _set_cell_arguments(self, activation, recurrent_activation, use_bias,
                             kernel_initializer, recurrent_initializer, bias_initializer):
-        """The arguments every cell shares, checked (recurrent_activation None: the cell has none)."""
+        """The arguments every cell shares, checked (recurrent_activation None: the cell has
+        none)."""
         self.activation = self._kernel_activation(activation, "activation")
         if recurrent_activation is not None:
             self.recurrent_activation = self._kernel_activation(
@@ -289,6 +290,8 @@ class RNN(Layer):
         Inverted dropout, one mask per batch reused at every step; M = G (one
         per gate block) in implementation 1, else 1.
         """
+        if not (training and (0.0 < self.dropout < 1.0 or 0.0 < self.recurrent_dropout < 1.0)):
+            return None, None
         xp = backend.get_array_module(x)
         blocks = self.gates if self.implementation == 1 else 1
         masks = []
