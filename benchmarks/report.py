@@ -23,6 +23,11 @@ def annotate(rec, w, gemm_gflops=None, floor=None):
             rec["pct_gemm"] = 100 * rec["gflops"] / gemm_gflops
         if floor and floor.get("status") == "ok":
             rec["pct_floor"] = 100 * floor["floor_s"] / median
+            rounds = floor.get("runs_s") or []
+            if w.kind != "seed" and len(rounds) == len(rec.get("repeats") or ()):
+                # the floor took its turn in every round (run_turns): round k's floor
+                # against round k's repeat, which shared that round's load
+                rec["pct_floor_rounds"] = [100 * f / t for f, t in zip(rounds, rec["repeats"])]
     return rec
 
 
@@ -161,19 +166,20 @@ def markdown(doc):
                     "build, compile, fit).", ""]
     out += ["## Timings", "",
             _table(["workload", "framework", "median", "unit", f"ratio vs {base}",
-                    "by round", "GFLOP/s", "% of GEMM", "% of floor", "repeats s", "loss",
-                    "status"],
+                    "by round", "GFLOP/s", "% of GEMM", "% of floor", "by round",
+                    "repeats s", "loss", "status"],
                    [[w.id, f, r.get("value"), w.unit, _ratio(r, recs.get((w.id, base))),
                      _round_ratios(r, recs.get((w.id, base))), r.get("gflops"),
-                     r.get("pct_gemm"), r.get("pct_floor"), _spread(r), r.get("loss"),
-                     _status(r)]
+                     r.get("pct_gemm"), r.get("pct_floor"), _median_span(r.get("pct_floor_rounds")),
+                     _spread(r), r.get("loss"), _status(r)]
                     for w in workloads for f in names if (r := recs.get((w.id, f)))]),
             "", "% of floor: the workload's GEMM floor (below) over its time, the efficiency. "
             "repeats s: the fastest and slowest timed repeat, in seconds (an epoch, a "
             "predict pass, W0's fit, W4's steps), the run's own measure of the machine's noise. "
             f"by round: the ratio vs {base} of each round's two repeats, taken seconds apart, "
             "as median (lowest-highest) over the rounds: a burst of load that falls on a "
-            "round falls on both.", ""]
+            "round falls on both; after % of floor, the same for the floor's run of each "
+            "round against the repeat.", ""]
     phases = phase_rows(doc)
     if phases:
         out += [f"## GEMM floor and where {base}'s time goes", "",
@@ -226,8 +232,12 @@ def _round_ratios(r, base):
     ours, theirs = (base or {}).get("repeats"), r.get("repeats")
     if r is base or not ours or not theirs or len(ours) != len(theirs):
         return None
-    ratios = [t / o for t, o in zip(theirs, ours)]
-    return f"{_fmt(statistics.median(ratios))} ({_span(ratios)})"
+    return _median_span([t / o for t, o in zip(theirs, ours)])
+
+
+def _median_span(values):
+    """'median (lowest-highest)' of values, or None without any."""
+    return f"{_fmt(statistics.median(values))} ({_span(values)})" if values else None
 
 
 def _ratio(r, base):

@@ -34,6 +34,17 @@ def test_timings_show_each_rounds_ratio_against_the_baseline():
     assert report._round_ratios(peer, None) is None  # no baseline result
 
 
+def test_efficiency_round_by_round_pairs_each_floor_run_with_its_rounds_repeat():
+    w = workloads.cpu_workloads(quick=True)[1]  # W1, a fit workload
+    floor_rec = {"status": "ok", "floor_s": 1.0, "runs_s": [1.0, 2.0, 0.9]}  # round 2 loaded
+    rec = report.annotate({"repeats": [1.25, 2.5, 1.0]}, w, floor=floor_rec)
+    assert rec["pct_floor"] == 100 * 1.0 / 1.25  # the medians: floor over time
+    assert rec["pct_floor_rounds"] == [80.0, 80.0, 90.0]
+    assert report._median_span(rec["pct_floor_rounds"]) == "80 (80-90)"
+    short = report.annotate({"repeats": [1.25, 2.5]}, w, floor=floor_rec)
+    assert "pct_floor_rounds" not in short  # a round missing: no pairing
+
+
 def _args(repeats):
     return argparse.Namespace(threads=1, device="cpu", repeats=repeats, shuffle=False,
                               isa="native")
