@@ -39,6 +39,17 @@ def test_an_ordinary_array():
     assert _buffers.empty(0, np.float32).shape == (0,)
 
 
+@pytest.mark.parametrize("shape", [(2, 128, 64), (3, 100, 61), (16384,), LARGE, SMALL])
+def test_aligned_arrays_start_on_a_cache_line(shape):
+    for _ in range(8):  # malloc's own alignment (16 bytes) varies from call to call
+        a = _buffers.aligned(shape, np.float32)
+        assert a.shape == shape and a.dtype == np.float32 and a.flags.c_contiguous
+        if a.nbytes >= _buffers._MIN_ALIGNED_BYTES:  # below, plain np.empty
+            assert a.ctypes.data % 64 == 0
+        a[...] = 1.0  # writable, and all of it its own
+        assert float(a.sum()) == a.size
+
+
 def test_memory_comes_back_only_when_no_view_is_left():
     a = _buffers.empty(LARGE, np.float32)
     address = a.ctypes.data

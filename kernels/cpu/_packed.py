@@ -43,6 +43,7 @@ differ from BLAS's only in summation order.
 
 import numpy as np
 
+from ._buffers import aligned
 from ._math import NUMBA_ERROR, jit, jit_inline
 
 _K_BLOCK = 128  # k per pass over a tile: a 128 x NR panel block is 32 KiB
@@ -108,7 +109,7 @@ def pack(b, registers=None):
     if not can_pack(K, N, b.dtype) and registers is None:
         return np.empty((0, 1, 1), b.dtype)
     NR = columns_per_panel(b.dtype, registers)
-    panels = np.empty((N // NR, K, NR), b.dtype)
+    panels = aligned((N // NR, K, NR), b.dtype)
     _pack_into(b, panels)
     return panels
 
