@@ -50,6 +50,24 @@ def test_aligned_arrays_start_on_a_cache_line(shape):
         assert float(a.sum()) == a.size
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_compiled_loops_scratch_starts_on_a_cache_line(dtype):
+    from minilstm.kernels.cpu._math import jit
+
+    @jit
+    def scratch(like, rows):  # as the loops allocate theirs
+        return (_buffers.aligned_empty((3, rows, 40), like), _buffers.aligned_empty((rows,), like))
+
+    like = np.zeros((1, 1, 1), dtype)
+    for rows in (1, 5, 16, 33):
+        for a, shape in zip(scratch(like, rows), [(3, rows, 40), (rows,)]):
+            assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+            assert a.ctypes.data % 64 == 0
+            a[...] = 1.0
+            assert float(a.sum()) == a.size
+
+
 def test_memory_comes_back_only_when_no_view_is_left():
     a = _buffers.empty(LARGE, np.float32)
     address = a.ctypes.data

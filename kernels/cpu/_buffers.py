@@ -24,6 +24,8 @@ import weakref
 
 import numpy as np
 
+from ._math import jit
+
 _MIN_BYTES = 1 << 20  # smaller arrays: np.empty (malloc reuses its own memory)
 _KEEP_BYTES = 512 << 20  # unused memory the pool holds at most
 _ALIGN = 64  # one cache line, one 512-bit register
@@ -73,6 +75,21 @@ def aligned(shape, dtype):
     buffer = np.empty(size + _ALIGN - 1, np.uint8)
     offset = -buffer.__array_interface__["data"][0] % _ALIGN
     return buffer[offset:offset + size].view(dtype).reshape(shape)
+
+
+@jit
+def aligned_empty(shape, like):
+    """np.empty(shape, like.dtype) for the compiled loops' scratch, starting on a 64-byte
+    boundary: Numba's own np.empty starts on 32 bytes, so from one call or process to
+    the next the tiles' 64-byte loads and stores of a step's rows split over two cache
+    lines or not (W3's forward-only loop, one thread: 122 ms a batch with its buffer of
+    pre-activations aligned, 127 with it 32 bytes off)."""
+    size = 1
+    for n in shape:
+        size *= n
+    flat = np.empty(size + _ALIGN // like.itemsize, like.dtype)
+    start = (_ALIGN - flat.ctypes.data % _ALIGN) % _ALIGN // like.itemsize
+    return flat[start:start + size].reshape(shape)
 
 
 def _returned(reference, leases=_leases, freed=_freed):

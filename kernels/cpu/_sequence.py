@@ -22,7 +22,7 @@ without them.
 import numpy as np
 
 from ._blas import gemm
-from ._buffers import empty
+from ._buffers import aligned_empty, empty
 from ._math import copy, jit, wide_vectors
 from ._packed import one_register_wide, pack, packed_gemm
 
@@ -431,11 +431,11 @@ def block_operands(x, H, block, rows, dx, dropout_mask, recurrent_dropout_mask):
     call: xhb [block, rows, I+H] its [x | h_prev] (gather_operands), dxb [block, rows,
     I] its dx (no steps when dx has no rows), and am, the 1-D masked-operand scratch
     (block_scratch; no entries without dropout masks)."""
-    I, dtype = x.shape[2], x.dtype
+    I = x.shape[2]
     masked = dropout_mask.shape[0] + recurrent_dropout_mask.shape[0] != 0
-    return (np.empty((block, rows, I + H), dtype),
-            np.empty((block if dx.shape[0] else 0, rows, I), dtype),
-            np.empty(block * rows * max(I, H) if masked else 0, dtype))
+    return (aligned_empty((block, rows, I + H), x),
+            aligned_empty((block if dx.shape[0] else 0, rows, I), x),
+            aligned_empty((block * rows * max(I, H) if masked else 0,), x))
 
 
 @jit

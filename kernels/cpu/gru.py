@@ -36,7 +36,7 @@ from numba.extending import overload
 from ..activations import CODES
 from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
 from ._blas import gemm
-from ._buffers import empty
+from ._buffers import aligned_empty, empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
@@ -196,9 +196,9 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
     """
     T, H = x.shape[1], hs.shape[2]
     n = hi - lo
-    hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
-    zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
-    rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
+    hm = aligned_empty((n, H), x)  # h_prev * recurrent dropout mask, one step
+    zh = aligned_empty((n, 3 * H), x)  # reset_after: h_prev @ recurrent_kernel, one step
+    rh = aligned_empty((n, H), x)  # reset before: r * h_prev * m_h, one step
     project_inputs(lo, hi, x, kernel, kernel_panels, dropout_mask, gates, xm)  # all steps
     for t in range(T):
         t_in = T - 1 - t if reverse else t
@@ -293,12 +293,12 @@ def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, pane
     """
     T, H = x.shape[1], hs.shape[2]
     n = hi - lo
-    xb = np.empty((block, n, x.shape[2]), x.dtype)  # (masked) inputs of one block, by step
-    zb = np.empty((block, n, 3 * H), x.dtype)  # their gates, by step
-    hm = np.empty((n, H), x.dtype)  # h_prev * recurrent dropout mask, one step
-    zh = np.empty((n, 3 * H), x.dtype)  # reset_after: h_prev @ recurrent_kernel, one step
-    rh = np.empty((n, H), x.dtype)  # reset before: r * h_prev * m_h, one step
-    rec_h = np.empty((1, n, H), x.dtype)  # reset_after's recurrent_h, kept only for backward
+    xb = aligned_empty((block, n, x.shape[2]), x)  # (masked) inputs of one block, by step
+    zb = aligned_empty((block, n, 3 * H), x)  # their gates, by step
+    hm = aligned_empty((n, H), x)  # h_prev * recurrent dropout mask, one step
+    zh = aligned_empty((n, 3 * H), x)  # reset_after: h_prev @ recurrent_kernel, one step
+    rh = aligned_empty((n, H), x)  # reset before: r * h_prev * m_h, one step
+    rec_h = aligned_empty((1, n, H), x)  # reset_after's recurrent_h, kept only for backward
     for t0 in range(0, T, block):
         steps = min(block, T - t0)
         project_block(lo, hi, x, t0, steps, reverse, kernel, kernel_panels, dropout_mask, xb, zb)
@@ -419,14 +419,14 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
     """
     wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
-    rows, dtype = hi - lo, x.dtype
-    zb = np.empty((block, rows, 3 * H), dtype)  # dL/d(x-projection) of a block's steps
+    rows = hi - lo
+    zb = aligned_empty((block, rows, 3 * H), x)  # dL/d(x-projection) of a block's steps
     # reset_after: dL/d(recurrent product); its candidate block differs from zb's
-    zhb = np.empty((block if reset_after else 0, rows, 3 * H), dtype)
+    zhb = aligned_empty((block if reset_after else 0, rows, 3 * H), x)
     xhb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
                                   recurrent_dropout_mask)  # the block products' buffers
-    tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
-    drh = np.empty((rows, H), dtype)  # reset before: dL/d(r * h_prev * m_h), one step
+    tmp = aligned_empty((rows, H), x)  # one block's recurrent product, one step
+    drh = aligned_empty((rows, H), x)  # reset before: dL/d(r * h_prev * m_h), one step
     for end in range(T, 0, -block):  # blocks of steps, the last first
         t0 = max(0, end - block)
         for s in range(end - t0 - 1, -1, -1):

@@ -54,7 +54,7 @@ from numba.extending import overload
 
 from ..activations import CODES
 from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
-from ._buffers import empty
+from ._buffers import aligned_empty, empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
@@ -206,11 +206,11 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, kernel_panels, recurrent_kernel, pa
     """
     T, H = x.shape[1], hs.shape[2]
     rows, caching = hi - lo, gates.shape[0] != 0
-    xb = np.empty((block, rows, x.shape[2]), x.dtype)  # (masked) inputs of one block, by step
-    zb = np.empty((block, rows, 4 * H), x.dtype)  # their pre-activations, by step
-    hm = np.empty((rows, H), x.dtype)  # h_prev * recurrent dropout mask
-    c = np.empty((rows, H), x.dtype)
-    act_c = np.empty(H, x.dtype)
+    xb = aligned_empty((block, rows, x.shape[2]), x)  # (masked) inputs of one block, by step
+    zb = aligned_empty((block, rows, 4 * H), x)  # their pre-activations, by step
+    hm = aligned_empty((rows, H), x)  # h_prev * recurrent dropout mask
+    c = aligned_empty((rows, H), x)
+    act_c = aligned_empty((H,), x)
     for r in range(rows):
         copy(c0[lo + r], c[r])
     for t0 in range(0, T, block):
@@ -346,12 +346,12 @@ def _backward_rows(lo, hi, dhs, dh, dc, x, h0, c0, kernel, recurrent_kernel, pan
     """
     wide_vectors()
     T, H = x.shape[1], hs.shape[2]
-    rows, dtype = hi - lo, x.dtype
-    zb = np.empty((block, rows, 4 * H), dtype)  # dL/dz of one block's steps, time-major
+    rows = hi - lo
+    zb = aligned_empty((block, rows, 4 * H), x)  # dL/dz of one block's steps, time-major
     xhb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
                                   recurrent_dropout_mask)  # the block products' buffers
-    tmp = np.empty((rows, H), dtype)  # one block's recurrent product, one step
-    dc_act = np.empty(H, dtype)  # dh * o * act'(c_t) of one row
+    tmp = aligned_empty((rows, H), x)  # one block's recurrent product, one step
+    dc_act = aligned_empty((H,), x)  # dh * o * act'(c_t) of one row
     for end in range(T, 0, -block):  # blocks of steps, the last first
         t0 = max(0, end - block)
         for s in range(end - t0 - 1, -1, -1):

@@ -26,7 +26,7 @@ from numba.extending import overload
 
 from ..activations import CODES
 from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
-from ._buffers import empty
+from ._buffers import aligned_empty, empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
 from ._parallel import num_chunks as _num_chunks
@@ -155,9 +155,9 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
     """
     wide_vectors()
     T, H = x.shape[1], hs.shape[2]
-    xb = np.empty((block, hi - lo, x.shape[2]), x.dtype)  # (masked) inputs, by step
-    zb = np.empty((block, hi - lo, H), x.dtype)  # a_t of those steps
-    hm = np.empty((hi - lo, H), x.dtype)  # h_prev * recurrent dropout mask, one step
+    xb = aligned_empty((block, hi - lo, x.shape[2]), x)  # (masked) inputs, by step
+    zb = aligned_empty((block, hi - lo, H), x)  # a_t of those steps
+    hm = aligned_empty((hi - lo, H), x)  # h_prev * recurrent dropout mask, one step
     for t0 in range(0, T, block):
         steps = min(block, T - t0)
         project_block(lo, hi, x, t0, steps, reverse, kernel, kernel_panels, dropout_mask, xb, zb)
@@ -245,11 +245,11 @@ def _backward_rows(lo, hi, dhs, dh, x, h0, kernel, recurrent_kernel, panels, mas
     """
     wide_vectors()
     T, H = hs.shape[1], hs.shape[2]
-    rows, dtype = hi - lo, x.dtype
-    ab = np.empty((block, rows, H), dtype)  # dL/da of one block's steps, time-major
+    rows = hi - lo
+    ab = aligned_empty((block, rows, H), x)  # dL/da of one block's steps, time-major
     xhb, dxb, am = block_operands(x, H, block, rows, dx, dropout_mask,
                                   recurrent_dropout_mask)  # the block products' buffers
-    tmp = np.empty((rows, H), dtype)  # the masked recurrent product, one step
+    tmp = aligned_empty((rows, H), x)  # the masked recurrent product, one step
     for end in range(T, 0, -block):  # blocks of steps, the last first
         t0 = max(0, end - block)
         for s in range(end - t0 - 1, -1, -1):
