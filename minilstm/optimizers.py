@@ -374,9 +374,7 @@ class Optimizer:
                 return
             for (param, slot), array in zip(order, arrays[2:]):
                 xp = get_array_module(param)
-                if id(param) not in self._slots:
-                    self._slots[id(param)] = (param, self.build_slots(param))
-                self._slots[id(param)][1][slot] = xp.asarray(array, dtype=param.dtype).copy()
+                self._slots_of(param)[slot] = xp.asarray(array, dtype=param.dtype).copy()
 
         return apply
 

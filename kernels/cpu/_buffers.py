@@ -47,11 +47,7 @@ def empty(shape, dtype):
     size = math.prod(shape) * dtype.itemsize
     if size < _MIN_BYTES:
         return np.empty(shape, dtype)
-    taken = _take(size)
-    if taken is None:
-        buffer = np.empty(size + _ALIGN - 1, np.uint8)
-        taken = buffer, -buffer.ctypes.data % _ALIGN
-    buffer, offset = taken
+    buffer, offset = _take(size) or _aligned_bytes(size)
     owner = (ctypes.c_char * size).from_buffer(buffer, offset)  # keeps buffer alive
     # the last view of it gone, the memory goes back to the pool
     reference = weakref.ref(owner, _returned)
@@ -72,9 +68,15 @@ def aligned(shape, dtype):
         return np.empty(shape, dtype)
     if size >= _MIN_BYTES:
         return empty(shape, dtype)
-    buffer = np.empty(size + _ALIGN - 1, np.uint8)
-    offset = -buffer.__array_interface__["data"][0] % _ALIGN
+    buffer, offset = _aligned_bytes(size)
     return buffer[offset:offset + size].view(dtype).reshape(shape)
+
+
+def _aligned_bytes(size):
+    """(buffer, offset): new uint8 memory holding `size` bytes from its 64-byte-aligned
+    byte `offset` on."""
+    buffer = np.empty(size + _ALIGN - 1, np.uint8)
+    return buffer, -buffer.__array_interface__["data"][0] % _ALIGN
 
 
 @jit
