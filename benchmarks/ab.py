@@ -8,8 +8,15 @@ read the same code 10-50% apart, and a change of a few percent is lost in
 that. Here both versions are loaded side by side (the base commit's
 `kernels/` from a temporary git worktree, as a package of its own name) and
 each workload's recurrent kernels for one batch run old, new, old, new...
-for a few seconds, so every burst falls on both. The figure is the ratio of
-the two minima (and of the two medians): below 1, the checkout is faster.
+for a few seconds, so every burst falls on both. This runs in two fresh
+processes: at 2 threads, of two copies of the very same kernels the one that
+makes its first call second ran 7-14% slower, whatever order they then took
+turns in (where each copy's compiled code lands is the suspect), so one
+process lets the base call first and the other the checkout. The figure is
+the geometric mean of the two processes' ratios of the two minima (and of the
+two medians), in which that bias cancels: below 1, the checkout is faster.
+Each order's own ratio is printed beside it (against itself, `--base HEAD`:
+1.131 and 0.872 for W1, combined 0.993).
 Only the kernels are timed (a training batch: forward with cache, then
 backward without dx; predict: the forward-only kernel), on seeded weights
 and data of the workload's shapes, on --threads threads (Numba's, for the
@@ -21,6 +28,8 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
+import json
+import math
 import os
 import subprocess
 import sys
@@ -107,10 +116,11 @@ def batch_call(modules, w, seed=0):
     return lambda: backward(forward(True))
 
 
-def alternate(calls, seconds):
-    """{name: [seconds per call]}: the calls in turn, for about `seconds` in all."""
-    for call in calls.values():
-        call()  # compiled, pages touched
+def alternate(calls, seconds, first=None):
+    """{name: [seconds per call]}: the calls in turn, for about `seconds` in all, after one
+    warm-up call each, `first`'s (a name) before the others'."""
+    for name in sorted(calls, key=lambda name: name != first):
+        calls[name]()  # compiled, pages touched
     times = {name: [] for name in calls}
     end = time.perf_counter() + seconds
     while time.perf_counter() < end or min(len(t) for t in times.values()) < 5:
@@ -121,7 +131,47 @@ def alternate(calls, seconds):
     return times
 
 
+def time_versions(args, chosen):
+    """{workload id: {version: (min ms, median ms)}} in this process, the version named by
+    args.first making its first kernel call first."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    out = {}
+    with worktree(args.base) as base:
+        versions = {"base": load_kernels("minilstm_ab_base", base / "kernels"),
+                    "checkout": checkout_kernels()}
+        with threadpool_limits(args.threads):
+            for w in chosen:
+                times = alternate({v: batch_call(m, w) for v, m in versions.items()},
+                                  args.seconds, args.first)
+                out[w.id] = {v: (min(t) * 1e3, float(np.median(t)) * 1e3)
+                             for v, t in times.items()}
+    return out
+
+
+def in_both_orders(argv):
+    """time_versions' results from two fresh processes, base's first call first in one and
+    the checkout's in the other: [(first, results)]."""
+    runs = []
+    for first in ("base", "checkout"):
+        done = subprocess.run([sys.executable, "-m", "benchmarks.ab", *argv, "--first", first],
+                              cwd=ROOT, check=True, capture_output=True, text=True)
+        runs.append((first, json.loads(done.stdout.strip().splitlines()[-1])))
+    return runs
+
+
+def combined(runs, workload, which):
+    """checkout / base over both orders: the geometric mean of the two processes' ratios
+    (which: 0 for the minima, 1 for the medians), so that a bias toward whichever version
+    called first, the same size either way, cancels."""
+    ratios = [r[workload]["checkout"][which] / r[workload]["base"][which] for _, r in runs]
+    return math.prod(ratios) ** (1 / len(ratios)), ratios
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", required=True, help="the commit to compare against")
     parser.add_argument("--workloads", default=None,
@@ -130,32 +180,29 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=4.0, help="per workload (default 4)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="for the kernels' chunks and BLAS (default: every core)")
+    parser.add_argument("--first", choices=("base", "checkout"), default=None,
+                        help=argparse.SUPPRESS)  # one of the two processes: prints JSON
     args = parser.parse_args(argv)
     chosen = [w for w in workloads.cpu_workloads()
               if (w.id in args.workloads.split(",") if args.workloads
                   else w.id not in ("W0", "W4"))]
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    with worktree(args.base) as base:
-        versions = {"base": load_kernels("minilstm_ab_base", base / "kernels"),
-                    "checkout": checkout_kernels()}
-        print(f"base {args.base} against the checkout, {args.threads} threads, "
-              "ms per batch of kernels (min / median)")
-        print("| workload | kernels | base | checkout | checkout / base |")
-        print("| --- | --- | --- | --- | --- |")
-        with threadpool_limits(args.threads):
-            for w in chosen:
-                times = alternate({v: batch_call(m, w) for v, m in versions.items()},
-                                  args.seconds)
-                low = {v: min(t) * 1e3 for v, t in times.items()}
-                mid = {v: float(np.median(t)) * 1e3 for v, t in times.items()}
-                kind = "forward only" if w.kind == "predict" else "forward + backward"
-                print(f"| {w.id} | {kind} | {low['base']:.2f} / {mid['base']:.2f} | "
-                      f"{low['checkout']:.2f} / {mid['checkout']:.2f} | "
-                      f"{low['checkout'] / low['base']:.3f} / "
-                      f"{mid['checkout'] / mid['base']:.3f} |", flush=True)
+    if args.first:
+        print(json.dumps(time_versions(args, chosen)))
+        return
+    print(f"base {args.base} against the checkout, {args.threads} threads, ms per batch of "
+          "kernels (min / median) in the process where base called first, then where the "
+          "checkout did; checkout / base over both (min / median), and each order's (mins)")
+    print("| workload | kernels | base | checkout | base | checkout | checkout / base | "
+          "each order |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    runs = in_both_orders(argv)
+    for w in chosen:
+        cells = [f"{r[w.id][v][0]:.2f} / {r[w.id][v][1]:.2f}" for _, r in runs
+                 for v in ("base", "checkout")]
+        (low, each), (mid, _) = combined(runs, w.id, 0), combined(runs, w.id, 1)
+        kind = "forward only" if w.kind == "predict" else "forward + backward"
+        print(f"| {w.id} | {kind} | {' | '.join(cells)} | {low:.3f} / {mid:.3f} | "
+              f"{each[0]:.3f}, {each[1]:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,22 @@ def test_ab_loads_a_second_copy_of_the_kernels_and_times_in_turns(tmp_path):
     assert all(t > 0 for ts in times.values() for t in ts)
 
 
+def test_ab_warms_the_named_version_up_first_and_combines_both_orders():
+    from benchmarks import ab
+
+    order = []
+    ab.alternate({"base": lambda: order.append("base"),
+                  "checkout": lambda: order.append("checkout")}, 0.0, first="checkout")
+    assert order[:2] == ["checkout", "base"]  # the warm-up calls; then base, checkout, ...
+    assert order[2:4] == ["base", "checkout"]
+    # Each process favours the version that called first by the same 10%: it cancels.
+    runs = [("base", {"W1": {"base": (1.0, 2.0), "checkout": (1.1, 2.2)}}),
+            ("checkout", {"W1": {"base": (1.1, 2.2), "checkout": (1.0, 2.0)}})]
+    low, each = ab.combined(runs, "W1", 0)
+    assert low == pytest.approx(1.0) and each == pytest.approx([1.1, 1 / 1.1])
+    assert ab.combined(runs, "W1", 1)[0] == pytest.approx(1.0)
+
+
 def test_ab_checks_out_the_base_commit_and_removes_it():
     from benchmarks import ab
 
