@@ -157,7 +157,10 @@ def in_both_orders(argv):
     runs = []
     for first in ("base", "checkout"):
         done = subprocess.run([sys.executable, "-m", "benchmarks.ab", *argv, "--first", first],
-                              cwd=ROOT, check=True, capture_output=True, text=True)
+                              cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"the process where {first} called first failed:\n"
+                             + "\n".join(done.stderr.splitlines()[-15:]))
         runs.append((first, json.loads(done.stdout.strip().splitlines()[-1])))
     return runs
 
@@ -189,6 +192,11 @@ def main(argv=None):
     if args.first:
         print(json.dumps(time_versions(args, chosen)))
         return
+    known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
+                            f"{args.base}^{{commit}}"], capture_output=True)
+    if known.returncode != 0:
+        raise SystemExit(f"--base {args.base!r} is not a commit of this checkout "
+                         "(try HEAD~1, a branch or a hash from git log).")
     print(f"base {args.base} against the checkout, {args.threads} threads, ms per batch of "
           "kernels (min / median) in the process where base called first, then where the "
           "checkout did; checkout / base over both (min / median), and each order's (mins)")
