@@ -152,8 +152,8 @@ def time_versions(args, chosen):
 
 
 def in_both_orders(argv):
-    """time_versions' results from two fresh processes, base's first call first in one and
-    the checkout's in the other: [(first, results)]."""
+    """time_versions' results from two fresh processes: [base's first call first, the
+    checkout's first]."""
     runs = []
     for first in ("base", "checkout"):
         done = subprocess.run([sys.executable, "-m", "benchmarks.ab", *argv, "--first", first],
@@ -161,7 +161,7 @@ def in_both_orders(argv):
         if done.returncode != 0:
             raise SystemExit(f"the process where {first} called first failed:\n"
                              + "\n".join(done.stderr.splitlines()[-15:]))
-        runs.append((first, json.loads(done.stdout.strip().splitlines()[-1])))
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return runs
 
 
@@ -169,7 +169,7 @@ def combined(runs, workload, which):
     """checkout / base over both orders: the geometric mean of the two processes' ratios
     (which: 0 for the minima, 1 for the medians), so that a bias toward whichever version
     called first, the same size either way, cancels."""
-    ratios = [r[workload]["checkout"][which] / r[workload]["base"][which] for _, r in runs]
+    ratios = [r[workload]["checkout"][which] / r[workload]["base"][which] for r in runs]
     return math.prod(ratios) ** (1 / len(ratios)), ratios
 
 
@@ -205,7 +205,7 @@ def main(argv=None):
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     runs = in_both_orders(argv)
     for w in chosen:
-        cells = [f"{r[w.id][v][0]:.2f} / {r[w.id][v][1]:.2f}" for _, r in runs
+        cells = [f"{r[w.id][v][0]:.2f} / {r[w.id][v][1]:.2f}" for r in runs
                  for v in ("base", "checkout")]
         (low, each), (mid, _) = combined(runs, w.id, 0), combined(runs, w.id, 1)
         kind = "forward only" if w.kind == "predict" else "forward + backward"

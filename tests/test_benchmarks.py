@@ -120,8 +120,8 @@ def test_ab_warms_the_named_version_up_first_and_combines_both_orders():
     assert order[:2] == ["checkout", "base"]  # the warm-up calls; then base, checkout, ...
     assert order[2:4] == ["base", "checkout"]
     # Each process favours the version that called first by the same 10%: it cancels.
-    runs = [("base", {"W1": {"base": (1.0, 2.0), "checkout": (1.1, 2.2)}}),
-            ("checkout", {"W1": {"base": (1.1, 2.2), "checkout": (1.0, 2.0)}})]
+    runs = [{"W1": {"base": (1.0, 2.0), "checkout": (1.1, 2.2)}},  # base called first
+            {"W1": {"base": (1.1, 2.2), "checkout": (1.0, 2.0)}}]  # the checkout did
     low, each = ab.combined(runs, "W1", 0)
     assert low == pytest.approx(1.0) and each == pytest.approx([1.1, 1 / 1.1])
     assert ab.combined(runs, "W1", 1)[0] == pytest.approx(1.0)
