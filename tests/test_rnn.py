@@ -430,3 +430,18 @@ def test_backward_after_a_forward_without_cache_raises(use_backend):
         layer.backward(np.ones((2, 3), "float32"))
     layer(x)  # a forward outside no_cache() keeps its cache again
     assert layer.backward(np.ones((2, 3), "float32")).shape == x.shape
+
+
+def test_no_cache_holds_only_in_the_thread_that_entered_it():
+    import threading
+
+    from minilstm.layers.base import keeps_cache, no_cache
+
+    seen = {}
+    with no_cache():
+        worker = threading.Thread(target=lambda: seen.update(other=keeps_cache()))
+        worker.start()
+        worker.join()
+        seen["inside"] = keeps_cache()
+    assert seen == {"other": True, "inside": False}
+    assert keeps_cache()

@@ -42,8 +42,11 @@ _free_bytes = 0
 
 def empty(shape, dtype):
     """np.empty(shape, dtype), C order, on pooled memory (64-byte aligned) when large."""
-    dtype = np.dtype(dtype)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    # (the loops' calls pass a dtype and a tuple: a batch-1 step makes ten of them)
+    if not isinstance(dtype, np.dtype):
+        dtype = np.dtype(dtype)
+    if type(shape) is not tuple:
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
     size = math.prod(shape) * dtype.itemsize
     if size < _MIN_BYTES:
         return np.empty(shape, dtype)

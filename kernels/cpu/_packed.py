@@ -91,7 +91,8 @@ def has_vector_registers():
 def columns_per_panel(dtype, registers=None):
     """NR: the columns of one panel, `registers` (this CPU's tile width unless given)
     vectors of 64 bytes."""
-    return (registers or _REGISTERS) * 64 // np.dtype(dtype).itemsize
+    itemsize = dtype.itemsize if isinstance(dtype, np.dtype) else np.dtype(dtype).itemsize
+    return (registers or _REGISTERS) * 64 // itemsize
 
 
 def can_pack(k, n, dtype):

@@ -19,6 +19,8 @@ block when the masks are per block). Absent masks are arrays with no entries
 without them.
 """
 
+import functools
+
 import numpy as np
 
 from ._blas import gemm
@@ -46,12 +48,22 @@ def mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask):
     recurrent_dropout_mask [M, B, H] or [0, B, H]).
     """
     B, T, I = x.shape
-    mask = np.zeros((0, T), bool) if mask is None else np.ascontiguousarray(mask)
-    dropout_mask = (np.zeros((0, B, I), x.dtype) if dropout_mask is None
+    mask = _no_rows((0, T), _BOOL) if mask is None else np.ascontiguousarray(mask)
+    dropout_mask = (_no_rows((0, B, I), x.dtype) if dropout_mask is None
                     else np.ascontiguousarray(dropout_mask))
-    recurrent_dropout_mask = (np.zeros((0, B, H), x.dtype) if recurrent_dropout_mask is None
+    recurrent_dropout_mask = (_no_rows((0, B, H), x.dtype) if recurrent_dropout_mask is None
                               else np.ascontiguousarray(recurrent_dropout_mask))
     return mask, dropout_mask, recurrent_dropout_mask
+
+
+_BOOL = np.dtype(bool)
+
+
+@functools.lru_cache(maxsize=64)
+def _no_rows(shape, dtype):
+    """An array of `shape` with no entries (shape[0] == 0), made once per shape and dtype:
+    nothing can be written to it, so every call may share it."""
+    return np.zeros(shape, dtype)
 
 
 def recurrent_panels(weight, masks, blas_threads):

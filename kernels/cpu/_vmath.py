@@ -23,6 +23,8 @@ lanes, _vectors.py). NaN stays NaN, +-inf saturates.
   relative error (Lawson), then scaled back to powers of x².
 """
 
+import functools
+
 import numpy as np
 
 from ._math import jit_inline
@@ -32,6 +34,7 @@ from ._vectors import vabs, vadd, vdiv, vfloor, vfma, vldexp, vless, vmul, vspla
 _f = np.float32
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of its arguments, asked every call
 def fuses(dtype, H, activation, recurrent_activation=None):
     """True when a cell's gate arithmetic runs on these registers (lstm._cell_forward_fused,
     gru._cell_forward_after_fused, simple_rnn._tanh_of_sum): float32, H a multiple of

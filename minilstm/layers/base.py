@@ -35,13 +35,23 @@ from .. import backend
 from .node import KerasTensor, Node, is_symbolic
 
 _name_counts = defaultdict(int)
-_forward_mode = threading.local()  # .no_cache: True inside `no_cache()`, per thread
+
+
+class _ForwardMode(threading.local):
+    """Per thread: no_cache is True inside `no_cache()`. The class attribute is every
+    thread's default, so reading it never goes through getattr's AttributeError (a few
+    µs a call, which a batch-1 training step pays at every recurrent layer)."""
+
+    no_cache = False
+
+
+_forward_mode = _ForwardMode()
 
 
 @contextlib.contextmanager
 def no_cache():
     """Forward passes inside keep no cache for backward (predict, evaluate, validation)."""
-    previous = getattr(_forward_mode, "no_cache", False)
+    previous = _forward_mode.no_cache
     _forward_mode.no_cache = True
     try:
         yield
@@ -51,7 +61,7 @@ def no_cache():
 
 def keeps_cache():
     """False inside `no_cache()`: a forward need not keep what backward reads."""
-    return not getattr(_forward_mode, "no_cache", False)
+    return not _forward_mode.no_cache
 
 
 def _unique_name(prefix):

@@ -324,12 +324,13 @@ class RNN(Layer):
             output_mask = steps[:, :, None].astype(x.dtype)
         # backward runs on the kernel set that made the cache
         self._cache = (kernels, kernel_cache, output_mask) if cache else None
-        final_states = [sequence[:, -1].copy() for sequence in sequences]
-        if self.stateful:
-            self.states = [state.copy() for state in final_states]
+        if self.stateful:  # the next batch starts from this one's final states
+            self.states = [sequence[:, -1].copy() for sequence in sequences]
         outputs = sequences[0] if output_mask is None else sequences[0] * output_mask
         output = outputs if self.return_sequences else outputs[:, -1]
-        return [output] + final_states if self.return_state else output
+        if not self.return_state:
+            return output
+        return [output] + [sequence[:, -1].copy() for sequence in sequences]
 
     def _checked_mask(self, mask, x):
         if mask is None:

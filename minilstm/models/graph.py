@@ -10,6 +10,8 @@ keeps what its backward needs in `_cache`, which is saved per node after each
 forward call and put back before that node's backward.
 """
 
+import collections
+
 from .. import backend
 from ..layers.base import keeps_cache
 from ..layers.input_layer import InputLayer
@@ -27,12 +29,17 @@ def _autocast(layer, x, several):
     return x.astype(weights[0].dtype), x.dtype
 
 
-def _add(table, tensor, value):
-    """table[tensor] += value, where None means 'no gradient yet'."""
+def _add(table, key, value):
+    """table[key] += value (key: a tensor's id), where None means 'no gradient yet'."""
     if value is None:
         return
-    key = id(tensor)
     table[key] = value if table.get(key) is None else table[key] + value
+
+
+# A node as forward and backward walk it: the ids of the tensors it reads (inputs, then
+# initial states) and writes, worked out once (a batch-1 training step notices the
+# microseconds), and whether every input is a model input (its gradient is never read).
+_Step = collections.namedtuple("_Step", "node layer inputs states outputs reads_only_data")
 
 
 class Graph:
@@ -50,7 +57,13 @@ class Graph:
         for node in self.nodes:
             if node.layer not in self.layers:
                 self.layers.append(node.layer)
-        self._saved = None
+        model_inputs = {id(t) for t in self.inputs}
+        self._steps = [
+            _Step(node, node.layer, [id(t) for t in node.inputs],
+                  [id(t) for t in node.state_inputs], [id(t) for t in node.outputs],
+                  all(id(t) in model_inputs for t in node.inputs))
+            for node in self.nodes if not isinstance(node.layer, InputLayer)]
+        self._saved = None  # per step: (the layer's cache, the dtype its input was cast from)
         self.layer_grads = {}
 
     def _topological_order(self):
@@ -94,17 +107,12 @@ class Graph:
             values[id(tensor)] = arrays[k]
             mask_of[id(tensor)] = None if masks is None else masks[k]
         saved = []
-        for node in self.nodes:
-            layer = node.layer
-            if isinstance(layer, InputLayer):
-                saved.append(None)
-                continue
-            args = [values[id(t)] for t in node.inputs]
-            arg_masks = [mask_of[id(t)] for t in node.inputs]
-            x, mask = (args, arg_masks) if node.multiple_inputs else (args[0], arg_masks[0])
-            options = {}
-            if node.state_inputs:
-                options["initial_state"] = [values[id(t)] for t in node.state_inputs]
+        for node, layer, inputs, states, output_keys, _ in self._steps:
+            if node.multiple_inputs:
+                x, mask = [values[k] for k in inputs], [mask_of[k] for k in inputs]
+            else:
+                x, mask = values[inputs[0]], mask_of[inputs[0]]
+            options = {"initial_state": [values[k] for k in states]} if states else {}
             x, cast_from = _autocast(layer, x, node.multiple_inputs)
             output = layer.forward(x, training=training, mask=mask, **options)
             output_mask = layer.compute_mask(x, mask)
@@ -112,9 +120,9 @@ class Graph:
             outputs = output if node.multiple_outputs else [output]
             output_masks = (output_mask if isinstance(output_mask, list)
                             else [output_mask] * len(outputs))
-            for tensor, value, value_mask in zip(node.outputs, outputs, output_masks):
-                values[id(tensor)] = value
-                mask_of[id(tensor)] = value_mask
+            for key, value, value_mask in zip(output_keys, outputs, output_masks):
+                values[key] = value
+                mask_of[key] = value_mask
         # Inside no_cache() (predict, evaluate) the layers kept nothing to go back with.
         self._saved = saved if keeps_cache() else None
         return [values[id(t)] for t in self.outputs], [mask_of[id(t)] for t in self.outputs]
@@ -134,18 +142,16 @@ class Graph:
                                "(predict and evaluate keep no cache).")
         grads = {}
         for tensor, grad in zip(self.outputs, output_grads):
-            _add(grads, tensor, grad)
+            _add(grads, id(tensor), grad)
         self.layer_grads = {}
-        model_inputs = {id(t) for t in self.inputs}
-        for node, saved in zip(reversed(self.nodes), reversed(self._saved)):
-            layer = node.layer
-            output_grads = [grads.get(id(t)) for t in node.outputs]
-            if isinstance(layer, InputLayer) or all(g is None for g in output_grads):
+        for (node, layer, inputs, states, outputs, reads_only_data), saved in zip(
+                reversed(self._steps), reversed(self._saved)):
+            output_grads = [grads.get(k) for k in outputs]
+            if all(g is None for g in output_grads):
                 continue
             layer._cache, cast_from = saved
             options = {}
-            if (not input_grads and layer.skips_input_gradient
-                    and all(id(t) in model_inputs for t in node.inputs)):
+            if not input_grads and reads_only_data and layer.skips_input_gradient:
                 options["input_grad"] = False  # its input is data: nothing reads dx
             dx = layer.backward(output_grads if node.multiple_outputs else output_grads[0],
                                 **options)
@@ -153,10 +159,10 @@ class Graph:
                 dx = dx.astype(cast_from)
             if layer.weights:
                 self._accumulate(layer, layer.grads)
-            for tensor, grad in zip(node.inputs, dx if node.multiple_inputs else [dx]):
-                _add(grads, tensor, grad)
-            for tensor, grad in zip(node.state_inputs, getattr(layer, "initial_state_grads", [])):
-                _add(grads, tensor, grad)
+            for key, grad in zip(inputs, dx if node.multiple_inputs else [dx]):
+                _add(grads, key, grad)
+            for key, grad in zip(states, getattr(layer, "initial_state_grads", [])):
+                _add(grads, key, grad)
         return [grads.get(id(t)) for t in self.inputs] if input_grads else [None] * len(self.inputs)
 
     def weight_gradients(self):
