@@ -50,7 +50,10 @@ def _mean(values, axis=None):
     a batch-1 training step notices. Other dtypes (float16 sums in float32) keep mean."""
     if values.dtype.char not in "fd":
         return values.mean(axis=axis)
-    return values.sum(axis=axis) / (values.size if axis is None else values.shape[axis])
+    count = values.size if axis is None else values.shape[axis]
+    if type(values) is np.ndarray:  # the ufunc's own reduce: what .sum() calls, from Python
+        return np.add.reduce(values, axis=axis) / count
+    return values.sum(axis=axis) / count
 
 
 def _one_hot(labels, y_pred):

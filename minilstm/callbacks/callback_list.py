@@ -83,7 +83,7 @@ class CallbackList(Callback):
 
     def _call(self, hook, *args, logs=None, clean=False):
         passed = {} if logs is None else logs
-        if clean:
+        if clean and logs is not None:  # (fit without a callback that reads them passes None)
             passed = _pythonify(logs)
         for callback in self.callbacks:
             getattr(callback, hook)(*args, passed)

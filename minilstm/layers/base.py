@@ -271,7 +271,7 @@ class Layer:
         A layer with statistics that only its forward updates (BatchNormalization's
         moving mean) marks those False.
         """
-        return [self.trainable] * len(self.weights)
+        return [self.trainable] * len(self._weight_names)  # (len(weights), without the list)
 
     @property
     def trainable_weights(self):

@@ -109,6 +109,8 @@ class CompiledLoss:
             values.append(value)
             # (a weight of 1, the default, would only copy the gradient)
             grads.append(grad if grad is None or weight == 1.0 else grad * weight)
+        if len(values) == 1 and self.weights[0] == 1.0:
+            return values[0], values, grads  # one output, weight 1: its loss is the total
         total = sum(w * v for w, v in zip(self.weights, values) if v is not None)
         return total, values, grads
 

@@ -140,14 +140,15 @@ class Trainer:
 
     def _gradient_pairs(self):
         """(gradient, weight) for every weight the optimizer may change."""
+        if not self.trainable:
+            return []
         grads = self._graph.layer_grads
         pairs = []
         for layer in self.layers:
-            if layer not in grads:
-                continue
-            pairs += [(g, w) for g, w, flag in zip(grads[layer], layer.weights,
-                                                   layer._trainable_flags())
-                      if flag and self.trainable]
+            layer_grads = grads.get(layer)
+            if layer_grads is not None:
+                pairs += [(g, w) for g, w, flag in zip(layer_grads, layer.weights,
+                                                       layer._trainable_flags()) if flag]
         return pairs
 
     def _test_step(self, xs, ys, sample_weights=None):
