@@ -10,9 +10,11 @@ Each kernel set is a module exporting
                          RuntimeError if that is broken (called by `get`)
     <cell>_forward(x, <initial states>, kernel, recurrent_kernel, bias, ...,
                    go_backwards=False, mask=None, dropout_mask=None,
-                   recurrent_dropout_mask=None, cache=True)
+                   recurrent_dropout_mask=None, cache=True, sequences=True)
         -> (<state sequences>, cache); cache=False: a forward-only pass that
-           keeps nothing for backward (the cache returned is None)
+           keeps nothing for backward (the cache returned is None);
+           sequences=False (with cache=False only): the caller reads only the
+           last step, and hs is [B, 1, H], that step's h
     <cell>_backward(dhs, <d last states>, cache)
         -> (dx, <d initial states>, dkernel, drecurrent_kernel, dbias)
 

@@ -146,6 +146,15 @@ def check_sequence_inputs(x, states, kernel, recurrent_kernel, bias, gates, bias
     return B, T, I, H
 
 
+def check_sequences(sequences, cache):
+    """sequences=False returns only the last h, which no backward can run from: it needs a
+    forward-only pass (cache=False)."""
+    if not sequences and cache:
+        raise ValueError(
+            "sequences=False keeps only the last step's h, and backward needs every step's: "
+            "pass cache=False with it (a forward-only pass), or sequences=True.")
+
+
 def check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias, activation,
                          recurrent_activation, mask=None, dropout_mask=None,
                          recurrent_dropout_mask=None):

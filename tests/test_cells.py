@@ -178,6 +178,37 @@ def test_fully_masked_row_keeps_its_initial_state(kernel_set):
         np.testing.assert_array_equal(hs[0], np.broadcast_to(arrays["h0"][0], (3, 3)))
 
 
+@pytest.mark.parametrize("mask_case", [{}, {"mask": True, "dropout": True,
+                                              "recurrent_dropout": True}], ids=["none", "masks"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("T", [1, 2, 5])
+@pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
+def test_forward_only_pass_of_the_last_step(kernel_set, cell, variant, T, go_backwards,
+                                            mask_case):
+    """sequences=False (a forward-only pass whose caller reads only the final h, as
+    predict with return_sequences=False) gives [B, 1, H]: exactly the last step of the
+    full pass (the numba loops keep h in a ring of two steps instead of [B, T, H]); the
+    LSTM's last c is unchanged. With cache=True it is refused: backward needs every h."""
+    B, I, H = 3, 2, 16
+    module = kernels.get(kernel_set)
+    arrays, _ = random_problem(B, T, I, H, seed=T, dtype=np.float32, cell=cell,
+                               reset_after=variant.get("reset_after", True))
+    masks = random_masks(B, T, I, H, seed=T, dtype=np.float32, cell=cell, **mask_case)
+    options = _options(cell, variant, masks, go_backwards=go_backwards)
+    arrays = {k: _device(kernel_set, v) for k, v in arrays.items()}
+    options = {k: _device(kernel_set, v) for k, v in options.items()}
+    full, _ = forward(module, cell, arrays, cache=False, **options)
+    last, cache = forward(module, cell, arrays, cache=False, sequences=False, **options)
+    assert cache is None
+    hs = backend.to_numpy(last[0])
+    assert hs.shape == (B, 1, H) and hs.flags.c_contiguous
+    np.testing.assert_array_equal(hs, backend.to_numpy(full[0])[:, -1:])
+    for got, expected in zip(last[1:], full[1:]):  # the LSTM's c: the last step either way
+        np.testing.assert_array_equal(backend.to_numpy(got), backend.to_numpy(expected))
+    with pytest.raises(ValueError, match="sequences=False keeps only the last step"):
+        forward(module, cell, arrays, cache=True, sequences=False, **options)
+
+
 @pytest.mark.parametrize("cell, variant", CELL_VARIANTS, ids=CELL_IDS)
 @pytest.mark.parametrize("case", [{}, {"mask": True, "recurrent_dropout": True, "dropout": True},
                                   {"go_backwards": True, "mask": True}], ids=["plain", "masks",

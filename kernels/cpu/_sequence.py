@@ -66,6 +66,22 @@ def _no_rows(shape, dtype):
     return np.zeros(shape, dtype)
 
 
+def state_rows(B, T, H, dtype, sequences):
+    """The loops' hs: [B, T, H] (every step's h), or with sequences=False a ring of
+    [B, min(T, 2), H] that step t writes at t % 2 and step t+1 reads back, all a
+    forward-only pass returning only the last h needs. The loops index it by
+    `t % hs.shape[1]`, which is t itself for the full array."""
+    return empty((B, T if sequences else min(T, 2), H), dtype)
+
+
+def last_state(hs, T):
+    """[B, 1, H]: the h of step T-1 (processing order) from state_rows' ring."""
+    if T == 0:
+        return hs
+    last = (T - 1) % hs.shape[1]
+    return np.ascontiguousarray(hs[:, last:last + 1])
+
+
 def recurrent_panels(weight, masks, blas_threads):
     """The per-step weight packed once for all steps (_packed.py), or no panels (BLAS)
     when recurrent dropout masks are on (their products go block by block), when

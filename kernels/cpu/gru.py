@@ -34,7 +34,7 @@ from numba import types
 from numba.extending import overload
 
 from ..activations import CODES
-from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
+from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs, check_sequences
 from ._blas import gemm
 from ._buffers import aligned_empty, empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
@@ -54,6 +54,7 @@ from ._sequence import (
     gather_operands,
     input_panels,
     keep,
+    last_state,
     mask_arrays,
     project_block,
     project_inputs,
@@ -61,6 +62,7 @@ from ._sequence import (
     recurrent_product,
     recurrent_product_backward,
     scratch,
+    state_rows,
     steps_per_block,
 )
 from ._vectors import vadd, vload, vmul, vsplat, vstore, vsub
@@ -71,7 +73,8 @@ __all__ = ["gru_forward", "gru_backward"]
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
+                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True,
+                sequences=True):
     """Runs the GRU over all T steps (same contract as reference.gru_forward).
 
     Args:
@@ -86,9 +89,13 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         recurrent_dropout_mask: [1 or 3, B, H] or None (kernels/cache.py).
         cache: False for a forward-only pass (predict, evaluate): the
             inference loop keeps no gates.
+        sequences: False (with cache=False) when only the last step's h is
+            read: the loop writes h into two alternating rows per batch row
+            (_sequence.state_rows) and hs is [B, 1, H], that h.
 
     Returns:
-        hs: [B, T, H] state after each step (processing order), a new array.
+        hs: [B, T, H] state after each step (processing order), a new array;
+            [B, 1, H] with sequences=False.
         cache: a GRUCache; pass it unchanged to `gru_backward`. None with
             cache=False.
     """
@@ -97,11 +104,12 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         (lambda H: (2, 3 * H)) if reset_after else (lambda H: (3 * H,)),
         {"activation": activation, "recurrent_activation": recurrent_activation},
         mask, dropout_mask, recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     check_float_type(x)
     x, h0, kernel, recurrent_kernel = map(np.ascontiguousarray, (x, h0, kernel, recurrent_kernel))
     bias = np.ascontiguousarray(bias).reshape(-1, 3 * H)  # [b_in] or [b_in; b_rec]
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
-    hs = empty((B, T, H), x.dtype)
+    hs = state_rows(B, T, H, x.dtype, sequences)
     chunks = _num_chunks(B, T, I, H, 3)
     # reset_after multiplies h_prev by all three blocks, reset before by z and r only
     panels = recurrent_panels(recurrent_kernel[:, :(3 if reset_after else 2) * H], masks[2],
@@ -112,7 +120,7 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 *masks, hs, CODES[activation], CODES[recurrent_activation], reset_after,
                 go_backwards, steps_per_block(-(-B // chunks), T, 3 * H), fused)
         run_chunks(_inference_rows, _inference_chunks, B, chunks, args)
-        return hs, None
+        return (hs if sequences else last_state(hs, T)), None
     gates = empty((B, T, 3 * H), x.dtype)
     recurrent_h = empty((B if reset_after else 0, T, H), x.dtype)
     xm = scratch(masks[1], B, T, I, x.dtype)
@@ -220,7 +228,8 @@ def _forward_chunks(plan, args):
 @jit
 def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask, recurrent_dropout_mask,
           z3, recurrent_h, zi, time_major, zh, hm, rh, act_code, rec_code, reset_after, fused):
-    """Step t (input step t_in) of rows lo:hi: hs[lo:hi, t] written.
+    """Step t (input step t_in) of rows lo:hi: hs[lo:hi, t % hs.shape[1]] written (hs holds
+    every step, or is a ring of two: _sequence.state_rows).
 
     z3, recurrent_h: this step's input projection (the activated z, r, hh on
     return) and, when reset_after, its recurrent_h output, at index zi: rows
@@ -231,26 +240,27 @@ def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask, recurre
     (`fuses`). The other arguments as in _forward_rows.
     """
     wide_vectors()
-    H = hs.shape[2]
+    H, S = hs.shape[2], hs.shape[1]
+    now, prev = t % S, (t - 1) % S  # hs's rows of this step and the one before
     b_in = bias[0]
-    h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]  # (rows, H)
+    h_prev = hs[lo:hi, prev] if t > 0 else h0[lo:hi]  # (rows, H)
     if reset_after:
         recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, 3 * H,
                           zh, hm, 0.0)
         for b in range(lo, hi):
-            h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
+            h_prev_b = hs[b, prev] if t > 0 else h0[b]
             if keep(mask, b, t_in):
                 if fused:
                     _cell_forward_after_fused(_row(z3, zi, b, lo, time_major), zh[b - lo], b_in,
-                                              bias[1], h_prev_b, hs[b, t],
+                                              bias[1], h_prev_b, hs[b, now],
                                               _row(recurrent_h, zi, b, lo, time_major))
                 else:
                     _cell_forward_after(_row(z3, zi, b, lo, time_major), zh[b - lo], b_in,
-                                        bias[1], h_prev_b, hs[b, t],
+                                        bias[1], h_prev_b, hs[b, now],
                                         _row(recurrent_h, zi, b, lo, time_major), act_code,
                                         rec_code)
             else:  # a masked step keeps h_prev
-                copy(h_prev_b, hs[b, t])
+                copy(h_prev_b, hs[b, now])
         return
     # reset before: z and r first, then the candidate's product with r * h_prev
     z = z3[zi] if time_major else z3[lo:hi, zi]  # (rows, 3H)
@@ -262,17 +272,17 @@ def _step(lo, hi, t, t_in, h0, hs, recurrent_kernel, panels, bias, mask, recurre
             y[k] = y[k] + b_in[k]
         activate(rec_code, y[:2 * H])  # z, r
         m_h = _candidate_mask(recurrent_dropout_mask, b)
-        h_prev_b, rh_b = (hs[b, t - 1] if t > 0 else h0[b]), rh[b - lo]
+        h_prev_b, rh_b = (hs[b, prev] if t > 0 else h0[b]), rh[b - lo]
         for j in range(H):
             rh_b[j] = y[H + j] * (h_prev_b[j] * m_h[j] if m_h.size else h_prev_b[j])
     gemm(rh, recurrent_kernel[:, 2 * H:], z[:, 2 * H:], 1.0)
     for b in range(lo, hi):
-        h_prev_b = hs[b, t - 1] if t > 0 else h0[b]
+        h_prev_b = hs[b, prev] if t > 0 else h0[b]
         if keep(mask, b, t_in):
-            _cell_forward_candidate(_row(z3, zi, b, lo, time_major), b_in, h_prev_b, hs[b, t],
+            _cell_forward_candidate(_row(z3, zi, b, lo, time_major), b_in, h_prev_b, hs[b, now],
                                     act_code)
         else:
-            copy(h_prev_b, hs[b, t])
+            copy(h_prev_b, hs[b, now])
 
 
 @jit
@@ -289,7 +299,7 @@ def _inference_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, pane
 
     As lstm._forward_rows: one input-projection GEMM per block of steps into a
     small buffer that stays in cache, then the steps of _forward_rows on it.
-    hs: [B, T, H] written (processing order).
+    hs: [B, T, H] written (processing order), or a ring of two steps (_step).
     """
     T, H = x.shape[1], hs.shape[2]
     n = hi - lo

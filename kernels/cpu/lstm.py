@@ -53,7 +53,7 @@ from numba import types
 from numba.extending import overload
 
 from ..activations import CODES
-from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
+from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs, check_sequences
 from ._buffers import aligned_empty, empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
@@ -67,11 +67,13 @@ from ._sequence import (
     check_float_type,
     input_panels,
     keep,
+    last_state,
     mask_arrays,
     project_block,
     recurrent_panels,
     recurrent_product,
     recurrent_product_backward,
+    state_rows,
     steps_per_block,
 )
 from ._vectors import vadd, vfma, vload, vmul, vsplat, vstore, vsub
@@ -82,7 +84,7 @@ __all__ = ["lstm_forward", "lstm_backward"]
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
                  recurrent_activation="sigmoid", go_backwards=False, mask=None,
-                 dropout_mask=None, recurrent_dropout_mask=None, cache=True):
+                 dropout_mask=None, recurrent_dropout_mask=None, cache=True, sequences=True):
     """Runs the LSTM over all T steps (same contract as reference.lstm_forward).
 
     Args:
@@ -95,22 +97,27 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         recurrent_dropout_mask: [1 or 4, B, H] or None (kernels/cache.py).
         cache: False for a forward-only pass (predict, evaluate): the
             inference loop keeps no gates and no cell states.
+        sequences: False (with cache=False) when only the last step's h is
+            read: the loop then writes h into two alternating rows per batch
+            row instead of a [B, T, H] array (W3's would be 26 MB a batch)
+            and hs is [B, 1, H], that h.
 
     Returns:
         hs, cs: [B, T, H] hidden and cell state after each step (processing
             order), new C-contiguous arrays; with cache=False cs is only the
-            last cell state, [B, 1, H].
+            last cell state, [B, 1, H]; with sequences=False hs is [B, 1, H].
         cache: an LSTMCache; pass it unchanged to `lstm_backward` (layout in
             the module docstring). None with cache=False.
     """
     B, T, I, H = check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias, activation,
                                       recurrent_activation, mask, dropout_mask,
                                       recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     check_float_type(x)
     x, h0, c0, kernel, recurrent_kernel, bias = map(
         np.ascontiguousarray, (x, h0, c0, kernel, recurrent_kernel, bias))
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
-    hs = empty((B, T, H), x.dtype)
+    hs = state_rows(B, T, H, x.dtype, sequences)
     c_last = np.empty((B, 1, H), x.dtype)
     # The cache: no rows for a forward-only pass, which then keeps no gates or c.
     rows = B if cache else 0
@@ -126,7 +133,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
             fuses(x.dtype, H, activation, recurrent_activation))
     run_chunks(_forward_rows, _forward_chunks, B, chunks, args)
     if not cache:
-        return hs, c_last, None
+        return (hs if sequences else last_state(hs, T)), c_last, None
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
                       hs=hs, cs=cs, gates=gates, z=None, activation=activation,
                       recurrent_activation=recurrent_activation, go_backwards=go_backwards,
@@ -197,14 +204,16 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, kernel_panels, recurrent_kernel, pa
             panels (input_panels); recurrent_kernel: [H, 4H] and its panels
             (recurrent_panels); bias: [4H]. The masks as mask_arrays gives
             them. All only read.
-        hs: [B, T, H] output (processing order); c_last: [B, 1, H] the final c.
+        hs: [B, T, H] output (processing order), or a ring of two steps
+            (_sequence.state_rows): step t is hs[:, t % hs.shape[1]].
+            c_last: [B, 1, H] the final c.
         cs, act_cs: [B, T, H] and gates: [B, T, 4H], the cache (layouts in the
             module docstring), written; arrays with no rows to keep none.
         act_code, rec_code: activation codes. reverse: go_backwards.
         block: steps projected at once (_sequence.steps_per_block).
         fused: run the gate arithmetic in _cell_forward_fused (`fuses`).
     """
-    T, H = x.shape[1], hs.shape[2]
+    T, H, S = x.shape[1], hs.shape[2], hs.shape[1]  # S: T, or 2 for a ring
     rows, caching = hi - lo, gates.shape[0] != 0
     xb = aligned_empty((block, rows, x.shape[2]), x)  # (masked) inputs of one block, by step
     zb = aligned_empty((block, rows, 4 * H), x)  # their pre-activations, by step
@@ -219,7 +228,8 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, kernel_panels, recurrent_kernel, pa
         for s in range(n):
             t = t0 + s
             t_in = T - 1 - t if reverse else t
-            h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
+            now, prev = t % S, (t - 1) % S  # hs's rows of this step and the one before
+            h_prev = hs[lo:hi, prev] if t > 0 else h0[lo:hi]
             # z = x_t @ kernel + h_prev @ recurrent_kernel, accumulated in place
             recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask,
                               4 * H, zb[s], hm, 1.0)
@@ -228,16 +238,16 @@ def _forward_rows(lo, hi, x, h0, c0, kernel, kernel_panels, recurrent_kernel, pa
                 if keep(mask, b, t_in):
                     if fused:
                         _cell_forward_fused(zb[s, r], bias, gates[b, t_in] if caching else
-                                            zb[s, r], c[r], hs[b, t], act_cs[b, t] if caching
+                                            zb[s, r], c[r], hs[b, now], act_cs[b, t] if caching
                                             else act_c, caching)
                     elif caching:
-                        _cell_forward(zb[s, r], bias, gates[b, t_in], c[r], hs[b, t],
+                        _cell_forward(zb[s, r], bias, gates[b, t_in], c[r], hs[b, now],
                                       act_cs[b, t], act_code, rec_code)
                     else:
-                        _cell_forward(zb[s, r], bias, zb[s, r], c[r], hs[b, t], act_c,
+                        _cell_forward(zb[s, r], bias, zb[s, r], c[r], hs[b, now], act_c,
                                       act_code, rec_code)
                 else:  # a masked step keeps the previous states
-                    copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+                    copy(hs[b, prev] if t > 0 else h0[b], hs[b, now])
                 if caching:
                     copy(c[r], cs[b, t])
     for r in range(rows):

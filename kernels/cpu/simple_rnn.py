@@ -25,7 +25,7 @@ from numba import types
 from numba.extending import overload
 
 from ..activations import CODES
-from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
+from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs, check_sequences
 from ._buffers import aligned_empty, empty
 from ._math import (activate, copy, fill, jit, jit_chunks, prange, scale_by_derivative,
                     wide_vectors)
@@ -39,11 +39,13 @@ from ._sequence import (
     check_float_type,
     input_panels,
     keep,
+    last_state,
     mask_arrays,
     project_block,
     recurrent_panels,
     recurrent_product,
     recurrent_product_backward,
+    state_rows,
     steps_per_block,
 )
 from ._vectors import vadd, vload, vstore
@@ -54,7 +56,7 @@ __all__ = ["simple_rnn_forward", "simple_rnn_backward"]
 
 def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                        go_backwards=False, mask=None, dropout_mask=None,
-                       recurrent_dropout_mask=None, cache=True):
+                       recurrent_dropout_mask=None, cache=True, sequences=True):
     """Runs the RNN over all T steps (same contract as reference.simple_rnn_forward).
 
     Args:
@@ -66,20 +68,25 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         mask: [B, T] bool or None. dropout_mask: [1, B, I] or None.
         recurrent_dropout_mask: [1, B, H] or None (kernels/cache.py).
         cache: False for a forward-only pass (predict, evaluate).
+        sequences: False (with cache=False) when only the last step's h is
+            read: the loop writes h into two alternating rows per batch row
+            (_sequence.state_rows) and hs is [B, 1, H], that h.
 
     Returns:
-        hs: [B, T, H] state after each step (processing order), a new array.
+        hs: [B, T, H] state after each step (processing order), a new array;
+            [B, 1, H] with sequences=False.
         cache: a SimpleRNNCache; pass it unchanged to `simple_rnn_backward`.
             None with cache=False.
     """
     B, T, I, H = check_sequence_inputs(
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 1, lambda H: (H,),
         {"activation": activation}, mask, dropout_mask, recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     check_float_type(x)
     x, h0, kernel, recurrent_kernel, bias = map(
         np.ascontiguousarray, (x, h0, kernel, recurrent_kernel, bias))
     masks = mask_arrays(x, H, mask, dropout_mask, recurrent_dropout_mask)
-    hs = empty((B, T, H), x.dtype)
+    hs = state_rows(B, T, H, x.dtype, sequences)
     chunks = _num_chunks(B, T, I, H, 1)
     panels = recurrent_panels(recurrent_kernel, masks[2],
                               blas_splits_steps(B, T, I, H, 1, chunks))
@@ -89,7 +96,7 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
             steps_per_block(-(-B // chunks), T, H), fuses(x.dtype, H, activation))
     run_chunks(_forward_rows, _forward_chunks, B, chunks, args)
     if not cache:
-        return hs, None
+        return (hs if sequences else last_state(hs, T)), None
     cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                            z=None, activation=activation, go_backwards=go_backwards, mask=mask,
                            dropout_mask=dropout_mask,
@@ -148,13 +155,14 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
             (_sequence.input_panels); recurrent_kernel: [H, H] and its panels
             (_sequence.recurrent_panels); bias: [H]. The masks as mask_arrays
             gives them. Only read.
-        hs: [B, T, H] output (processing order), all a backward needs.
+        hs: [B, T, H] output (processing order), all a backward needs; or a
+            ring of two steps (_sequence.state_rows): step t is hs[:, t % hs.shape[1]].
         act_code: activation code. reverse: go_backwards.
         block: steps projected at once (_sequence.steps_per_block).
         fused: tanh in float32 through _tanh_of_sum (_vmath.fuses).
     """
     wide_vectors()
-    T, H = x.shape[1], hs.shape[2]
+    T, H, S = x.shape[1], hs.shape[2], hs.shape[1]  # S: T, or 2 for a ring
     xb = aligned_empty((block, hi - lo, x.shape[2]), x)  # (masked) inputs, by step
     zb = aligned_empty((block, hi - lo, H), x)  # a_t of those steps
     hm = aligned_empty((hi - lo, H), x)  # h_prev * recurrent dropout mask, one step
@@ -164,21 +172,22 @@ def _forward_rows(lo, hi, x, h0, kernel, kernel_panels, recurrent_kernel, panels
         for s in range(steps):
             t = t0 + s
             t_in = T - 1 - t if reverse else t
-            h_prev = hs[lo:hi, t - 1] if t > 0 else h0[lo:hi]
+            now, prev = t % S, (t - 1) % S  # hs's rows of this step and the one before
+            h_prev = hs[lo:hi, prev] if t > 0 else h0[lo:hi]
             recurrent_product(h_prev, lo, recurrent_kernel, panels, recurrent_dropout_mask, H,
                               zb[s], hm, 1.0)
             for b in range(lo, hi):
                 if keep(mask, b, t_in):
                     if fused:
-                        _tanh_of_sum(zb[s, b - lo], bias, hs[b, t])
+                        _tanh_of_sum(zb[s, b - lo], bias, hs[b, now])
                         continue
                     a = zb[s, b - lo]
                     for j in range(H):
                         a[j] = a[j] + bias[j]
                     activate(act_code, a)
-                    copy(a, hs[b, t])
+                    copy(a, hs[b, now])
                 else:
-                    copy(hs[b, t - 1] if t > 0 else h0[b], hs[b, t])
+                    copy(hs[b, prev] if t > 0 else h0[b], hs[b, now])
 
 
 @jit_chunks

@@ -7,7 +7,7 @@ candidate, so each step runs two kernels around it (forward and backward).
 """
 
 from ..activations import CODES
-from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
+from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs, check_sequences
 from . import _launch as L
 
 G = 3  # gate blocks z, r, h
@@ -19,7 +19,8 @@ def _bias_shape(reset_after):
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
+                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True,
+                sequences=True):
     """Runs the GRU over all T steps on the GPU; see reference.gru_forward.
 
     Args:
@@ -35,6 +36,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
             [1 or 3, B, H] or None.
         cache: False for a forward-only pass (predict, evaluate): the same
             steps, nothing kept for backward.
+        sequences: False (with cache=False) when only the last step's h is
+            read: hs is then [B, 1, H], that h.
 
     Returns:
         hs: [B, T, H] C-contiguous, processing order.
@@ -49,6 +52,7 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         x, {"h0": h0}, kernel, recurrent_kernel, bias, G, _bias_shape(reset_after),
         {"activation": activation, "recurrent_activation": recurrent_activation},
         mask, dropout_mask, recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     L.check_gpu_limits(x.dtype, B, H, G)
     x, mask = L.processing_order(x, mask, go_backwards)
     dtype = x.dtype
@@ -97,7 +101,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                      gates_tm[t], hs_tm[t], h_dropped, act)
             h_prev = hs_tm[t]
 
-    hs = cupy.ascontiguousarray(hs_tm.transpose(1, 0, 2))  # (B, T, H)
+    # (B, T, H), or (B, 1, H) for sequences=False: only the last step is copied
+    hs = cupy.ascontiguousarray((hs_tm if sequences else hs_tm[T - 1:]).transpose(1, 0, 2))
     if not cache:
         return hs, None
     cache = GRUCache(x=x_tm.transpose(1, 0, 2), h0=h0, kernel=kernel,

@@ -2,7 +2,7 @@
 package's docstring for the layout (cuBLAS GEMMs, cuda/lstm.cu per step)."""
 
 from ..activations import CODES
-from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
+from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs, check_sequences
 from . import _launch as L
 
 G = 4  # gate blocks i, f, c (g), o
@@ -10,7 +10,8 @@ G = 4  # gate blocks i, f, c (g), o
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
                  activation="tanh", recurrent_activation="sigmoid", go_backwards=False,
-                 mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
+                 mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True,
+                 sequences=True):
     """Runs the LSTM over all T steps on the GPU; see reference.lstm_forward.
 
     Args:
@@ -24,6 +25,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
             [1 or 4, B, H] or None.
         cache: False for a forward-only pass (predict, evaluate): the same
             steps, nothing kept for backward; cs is only the last cell state, [B, 1, H].
+        sequences: False (with cache=False) when only the last step's h is
+            read: hs is then [B, 1, H], that h.
 
     Returns:
         hs, cs: [B, T, H] C-contiguous, processing order.
@@ -40,6 +43,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
     B, T, I, H = check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias, activation,
                                       recurrent_activation, mask, dropout_mask,
                                       recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     L.check_gpu_limits(x.dtype, B, H, G)
     step = L.kernel("lstm", "lstm_forward_step", x.dtype)
     x, mask = L.processing_order(x, mask, go_backwards)
@@ -67,7 +71,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
                  CODES[activation], CODES[recurrent_activation])
         h_prev, c_prev = hs_tm[t], cs_tm[t]
 
-    hs = cupy.ascontiguousarray(hs_tm.transpose(1, 0, 2))  # (B, T, H)
+    # (B, T, H), or (B, 1, H) for sequences=False: only the last step is copied
+    hs = cupy.ascontiguousarray((hs_tm if sequences else hs_tm[T - 1:]).transpose(1, 0, 2))
     if not cache:
         return hs, cupy.ascontiguousarray(cs_tm[-1][:, None]), None
     cs = cupy.ascontiguousarray(cs_tm.transpose(1, 0, 2))  # (B, T, H)

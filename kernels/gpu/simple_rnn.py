@@ -2,13 +2,13 @@
 and this package's docstring for the layout (cuBLAS GEMMs, cuda/simple_rnn.cu per step)."""
 
 from ..activations import CODES
-from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
+from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs, check_sequences
 from . import _launch as L
 
 
 def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                        go_backwards=False, mask=None, dropout_mask=None,
-                       recurrent_dropout_mask=None, cache=True):
+                       recurrent_dropout_mask=None, cache=True, sequences=True):
     """Runs the RNN over all T steps on the GPU; see reference.simple_rnn_forward.
 
     Args:
@@ -21,6 +21,8 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         dropout_mask: [1, B, I] or None. recurrent_dropout_mask: [1, B, H] or None.
         cache: False for a forward-only pass (predict, evaluate): the same
             steps, nothing kept for backward.
+        sequences: False (with cache=False) when only the last step's h is
+            read: hs is then [B, 1, H], that h.
 
     Returns:
         hs: [B, T, H] C-contiguous, processing order.
@@ -35,6 +37,7 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     B, T, I, H = check_sequence_inputs(
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 1, lambda H: (H,),
         {"activation": activation}, mask, dropout_mask, recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     L.check_gpu_limits(x.dtype, B, H, 1)
     step = L.kernel("simple_rnn", "simple_rnn_forward_step", x.dtype)
     x, mask = L.processing_order(x, mask, go_backwards)
@@ -56,7 +59,8 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                  CODES[activation])
         h_prev = hs_tm[t]
 
-    hs = cupy.ascontiguousarray(hs_tm.transpose(1, 0, 2))  # (B, T, H)
+    # (B, T, H), or (B, 1, H) for sequences=False: only the last step is copied
+    hs = cupy.ascontiguousarray((hs_tm if sequences else hs_tm[T - 1:]).transpose(1, 0, 2))
     if not cache:
         return hs, None
     cache = SimpleRNNCache(x=x_tm.transpose(1, 0, 2), h0=h0, kernel=kernel,

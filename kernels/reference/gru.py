@@ -24,7 +24,7 @@ in the product of gate block k, but never in the final mix z * h_prev.
 import numpy as np
 
 from ..activations import get as get_activation
-from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs
+from ..cache import GRUCache, check_backward_inputs, check_sequence_inputs, check_sequences
 from ._sequence import (
     _block_mask,
     carry,
@@ -52,7 +52,8 @@ def _candidate_mask(masks):
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                 recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
+                mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True,
+                sequences=True):
     """Runs the GRU over all T steps.
 
     Args:
@@ -68,6 +69,8 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
             [1 or 3, B, H] or None.
         cache: False for a forward-only pass (predict, evaluate): nothing is
             kept for backward.
+        sequences: False (with cache=False) when only the last step's h is
+            read: hs is then [B, 1, H], that h.
 
     Returns:
         hs: [B, T, H] state after each step (processing order).
@@ -78,6 +81,7 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 3, _bias_shape(reset_after),
         {"activation": activation, "recurrent_activation": recurrent_activation},
         mask, dropout_mask, recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     act = get_activation(activation)
     rec_act = get_activation(recurrent_activation)
     x, mask = processing_order(x, mask, go_backwards)
@@ -122,7 +126,7 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         h_prev = h
 
     if not cache:
-        return hs, None
+        return (hs if sequences else hs[:, -1:].copy()), None
     cache = GRUCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                      gates=gates, recurrent_h=recurrent_h, z=zs, activation=activation,
                      recurrent_activation=recurrent_activation, reset_after=reset_after,

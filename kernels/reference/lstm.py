@@ -21,7 +21,7 @@ bias (4H,), each split into four H-wide blocks in the order i, f, c, o.
 import numpy as np
 
 from ..activations import get as get_activation
-from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs
+from ..cache import LSTMCache, check_backward_inputs, check_forward_inputs, check_sequences
 from ._sequence import (
     carry,
     keep,
@@ -34,7 +34,8 @@ from ._sequence import (
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
                  activation="tanh", recurrent_activation="sigmoid", go_backwards=False,
-                 mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True):
+                 mask=None, dropout_mask=None, recurrent_dropout_mask=None, cache=True,
+                 sequences=True):
     """Runs the LSTM over all T steps.
 
     Args:
@@ -50,6 +51,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
             in the recurrent product.
         cache: False for a forward-only pass (predict, evaluate): nothing is
             kept for backward and only the last cell state is returned.
+        sequences: False (with cache=False) when only the last step's h is
+            read: hs is then [B, 1, H], that h.
 
     Returns:
         hs: [B, T, H] hidden state after each step (processing order).
@@ -61,6 +64,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
     B, T, I, H = check_forward_inputs(x, h0, c0, kernel, recurrent_kernel, bias,
                                       activation, recurrent_activation, mask, dropout_mask,
                                       recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     act = get_activation(activation)
     rec_act = get_activation(recurrent_activation)
     x, mask = processing_order(x, mask, go_backwards)
@@ -93,7 +97,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias,
         h_prev, c_prev = h, c
 
     if not cache:
-        return hs, cs[:, -1:].copy(), None
+        return (hs if sequences else hs[:, -1:].copy()), cs[:, -1:].copy(), None
     cache = LSTMCache(x=x, h0=h0, c0=c0, kernel=kernel, recurrent_kernel=recurrent_kernel,
                       hs=hs, cs=cs, gates=gates, z=zs, activation=activation,
                       recurrent_activation=recurrent_activation, go_backwards=go_backwards,

@@ -13,7 +13,7 @@ those of kernels/cache.py.
 import numpy as np
 
 from ..activations import get as get_activation
-from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs
+from ..cache import SimpleRNNCache, check_backward_inputs, check_sequence_inputs, check_sequences
 from ._sequence import (
     carry,
     keep,
@@ -26,7 +26,7 @@ from ._sequence import (
 
 def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
                        go_backwards=False, mask=None, dropout_mask=None,
-                       recurrent_dropout_mask=None, cache=True):
+                       recurrent_dropout_mask=None, cache=True, sequences=True):
     """Runs the RNN over all T steps.
 
     Args:
@@ -39,6 +39,8 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         dropout_mask: [1, B, I] or None. recurrent_dropout_mask: [1, B, H] or None.
         cache: False for a forward-only pass (predict, evaluate): nothing is
             kept for backward.
+        sequences: False (with cache=False) when only the last step's h is
+            read: hs is then [B, 1, H], that h.
 
     Returns:
         hs: [B, T, H] state after each step (processing order).
@@ -48,6 +50,7 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     B, T, I, H = check_sequence_inputs(
         x, {"h0": h0}, kernel, recurrent_kernel, bias, 1, lambda H: (H,),
         {"activation": activation}, mask, dropout_mask, recurrent_dropout_mask)
+    check_sequences(sequences, cache)
     act = get_activation(activation)
     x, mask = processing_order(x, mask, go_backwards)
 
@@ -64,7 +67,7 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         h_prev = h
 
     if not cache:
-        return hs, None
+        return (hs if sequences else hs[:, -1:].copy()), None
     cache = SimpleRNNCache(x=x, h0=h0, kernel=kernel, recurrent_kernel=recurrent_kernel, hs=hs,
                            z=zs, activation=activation, go_backwards=go_backwards, mask=mask,
                            dropout_mask=dropout_mask,

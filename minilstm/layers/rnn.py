@@ -315,13 +315,15 @@ class RNN(Layer):
         cache = keeps_cache()  # inside no_cache() (predict, evaluate): the inference kernel
         B, T, I = x.shape
         kernels = backend.kernels_for(B * T * (I + self.units) * self.gates * self.units)
+        # A forward-only pass that returns only the last step's h asks for that alone.
         sequences, kernel_cache = self._kernel_forward(
             kernels, x, states, mask=mask, dropout_mask=dropout_mask,
-            recurrent_dropout_mask=recurrent_dropout_mask, cache=cache)
-        output_mask = None  # [B, T, 1] in processing order, with zero_output_for_mask
+            recurrent_dropout_mask=recurrent_dropout_mask, cache=cache,
+            sequences=cache or self.return_sequences)
+        output_mask = None  # [B, steps returned, 1] in processing order, zero_output_for_mask
         if mask is not None and self.zero_output_for_mask:
             steps = mask[:, ::-1] if self.go_backwards else mask
-            output_mask = steps[:, :, None].astype(x.dtype)
+            output_mask = steps[:, T - sequences[0].shape[1]:, None].astype(x.dtype)
         # backward runs on the kernel set that made the cache
         self._cache = (kernels, kernel_cache, output_mask) if cache else None
         if self.stateful:  # the next batch starts from this one's final states
